@@ -1,0 +1,43 @@
+import type { Profile } from '../profile.js';
+import type { EgressRef, KubeObject, MeshConfigSpec, NamespaceInfo } from './types.js';
+
+/** One use of a port by an Egress policy, as recorded by the server-first index. */
+export interface PortUse {
+  policy: EgressRef;
+  protocol: string;
+}
+
+/**
+ * The cluster as the rules and the injector see it: one consistent, read-only snapshot interface.
+ * Filled from a `--state` directory or from informers on the API server (cluster/); the core
+ * (policy/, injector/) depends on this interface only.
+ */
+export interface MeshState {
+  readonly profile: Profile;
+  namespace(name: string): NamespaceInfo | undefined;
+  /** The profile's MeshConfig in the control namespace, if it exists. */
+  meshConfig(): MeshConfigSpec | undefined;
+  httpRouteGroup(namespace: string, name: string): KubeObject | undefined;
+  upstreamTrafficSetting(namespace: string, name: string): KubeObject | undefined;
+  egress(ref: EgressRef): KubeObject | undefined;
+  /** Egress policies in `namespace` whose `spec.matches` reference the object `kind`/`name`. */
+  egressesReferencing(namespace: string, kind: string, name: string): EgressRef[];
+  /**
+   * Every use of `port` by an Egress policy that lists the ServiceAccount `source` among its
+   * sources (server-first index; SPEC §3). Answered from an index, never a scan.
+   */
+  portUses(source: { namespace: string; name: string }, port: number): PortUse[];
+  /** Counts by kind, for logs, metrics and benchmarks. */
+  counts(): Record<string, number>;
+}
+
+/** A source of MeshState: a directory of YAML files, or informers on a live API server. */
+export interface StateSource {
+  readonly state: MeshState;
+  /** True once every cache has synced, and while no watch is broken. */
+  ready(): boolean;
+  /** Human-readable reasons readiness is false (empty when ready). */
+  notReadyReasons(): string[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}

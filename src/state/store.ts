@@ -1,0 +1,257 @@
+import { EGRESS_GROUPS, type Profile } from '../profile.js';
+import type { MeshState, PortUse } from './mesh-state.js';
+import type { EgressRef, KubeObject, MeshConfigSpec, NamespaceInfo } from './types.js';
+
+/** The kinds the state holds; informers and the `--state` loader feed objects of these kinds. */
+export const STATE_KINDS = ['Namespace', 'MeshConfig', 'HTTPRouteGroup', 'Egress', 'UpstreamTrafficSetting'] as const;
+export type StateKind = (typeof STATE_KINDS)[number];
+
+export function groupOf(apiVersion: string | undefined): string {
+  if (!apiVersion) return '';
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/** Which state kind an object belongs to, or undefined when meshgate does not track it. */
+export function stateKindOf(obj: KubeObject, profile: Profile): StateKind | undefined {
+  const group = groupOf(obj.apiVersion);
+  switch (obj.kind) {
+    case 'Namespace':
+      return group === '' ? 'Namespace' : undefined;
+    case 'MeshConfig':
+      return group === profile.meshConfig.group ? 'MeshConfig' : undefined;
+    case 'HTTPRouteGroup':
+      return group === 'specs.smi-spec.io' ? 'HTTPRouteGroup' : undefined;
+    case 'Egress':
+      return (EGRESS_GROUPS as readonly string[]).includes(group) ? 'Egress' : undefined;
+    case 'UpstreamTrafficSetting':
+      return (EGRESS_GROUPS as readonly string[]).includes(group) ? 'UpstreamTrafficSetting' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+const key = (...parts: string[]) => parts.join('/');
+
+function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+function asArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const r = asRecord(v);
+  if (r) for (const [k, val] of Object.entries(r)) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
+/** What one Egress contributes to the derived indexes; kept so an update or delete can undo it. */
+interface EgressContribution {
+  portUses: { sourceKey: string; port: number; protocol: string }[];
+  refs: string[];
+}
+
+/**
+ * The in-memory cluster state with its derived indexes (server-first port index, route-group
+ * reference index). Every mutation keeps the indexes exact, so reads are map look-ups.
+ */
+export class MeshStore implements MeshState {
+  private readonly namespaces = new Map<string, NamespaceInfo>();
+  private meshConfigSpec: MeshConfigSpec | undefined;
+  private readonly routeGroups = new Map<string, KubeObject>();
+  private readonly upstreamSettings = new Map<string, KubeObject>();
+  private readonly egresses = new Map<string, { ref: EgressRef; obj: KubeObject; contrib: EgressContribution }>();
+  /** sourceKey -> port -> egressKey -> protocols */
+  private readonly portIndex = new Map<string, Map<number, Map<string, Set<string>>>>();
+  /** `ns/kind/name` -> egress keys */
+  private readonly refIndex = new Map<string, Set<string>>();
+
+  constructor(readonly profile: Profile) {}
+
+  // ---- reads (MeshState) ----
+
+  namespace(name: string): NamespaceInfo | undefined {
+    return this.namespaces.get(name);
+  }
+  meshConfig(): MeshConfigSpec | undefined {
+    return this.meshConfigSpec;
+  }
+  httpRouteGroup(namespace: string, name: string): KubeObject | undefined {
+    return this.routeGroups.get(key(namespace, name));
+  }
+  upstreamTrafficSetting(namespace: string, name: string): KubeObject | undefined {
+    return this.upstreamSettings.get(key(namespace, name));
+  }
+  egress(ref: EgressRef): KubeObject | undefined {
+    return this.egresses.get(key(ref.group, ref.namespace, ref.name))?.obj;
+  }
+  egressesReferencing(namespace: string, kind: string, name: string): EgressRef[] {
+    const keys = this.refIndex.get(key(namespace, kind, name));
+    if (!keys) return [];
+    return [...keys].map((k) => this.egresses.get(k)!.ref);
+  }
+  portUses(source: { namespace: string; name: string }, port: number): PortUse[] {
+    const byPolicy = this.portIndex.get(key(source.namespace, source.name))?.get(port);
+    if (!byPolicy) return [];
+    const out: PortUse[] = [];
+    for (const [egressKey, protocols] of byPolicy) {
+      const ref = this.egresses.get(egressKey)!.ref;
+      for (const protocol of protocols) out.push({ policy: ref, protocol });
+    }
+    return out;
+  }
+  counts(): Record<string, number> {
+    return {
+      Namespace: this.namespaces.size,
+      MeshConfig: this.meshConfigSpec ? 1 : 0,
+      HTTPRouteGroup: this.routeGroups.size,
+      Egress: this.egresses.size,
+      UpstreamTrafficSetting: this.upstreamSettings.size,
+    };
+  }
+
+  // ---- writes (fed by the --state loader and by informers) ----
+
+  /** Adds or replaces an object; objects of kinds meshgate does not track are ignored. */
+  upsert(obj: KubeObject): void {
+    const kind = stateKindOf(obj, this.profile);
+    const name = obj.metadata?.name;
+    if (!kind || !name) return;
+    const ns = obj.metadata?.namespace ?? '';
+    switch (kind) {
+      case 'Namespace':
+        this.namespaces.set(name, {
+          name,
+          labels: stringMap(obj.metadata?.labels),
+          annotations: stringMap(obj.metadata?.annotations),
+        });
+        return;
+      case 'MeshConfig':
+        if (name === this.profile.meshConfig.name && ns === this.profile.controlNamespace) {
+          this.meshConfigSpec = (asRecord(obj.spec) ?? {}) as MeshConfigSpec;
+        }
+        return;
+      case 'HTTPRouteGroup':
+        this.routeGroups.set(key(ns, name), obj);
+        return;
+      case 'UpstreamTrafficSetting':
+        this.upstreamSettings.set(key(ns, name), obj);
+        return;
+      case 'Egress':
+        this.upsertEgress({ group: groupOf(obj.apiVersion), namespace: ns, name }, obj);
+        return;
+    }
+  }
+
+  /** Removes an object (a watch DELETED event); unknown objects are ignored. */
+  remove(obj: KubeObject): void {
+    const kind = stateKindOf(obj, this.profile);
+    const name = obj.metadata?.name;
+    if (!kind || !name) return;
+    const ns = obj.metadata?.namespace ?? '';
+    switch (kind) {
+      case 'Namespace':
+        this.namespaces.delete(name);
+        return;
+      case 'MeshConfig':
+        if (name === this.profile.meshConfig.name && ns === this.profile.controlNamespace) this.meshConfigSpec = undefined;
+        return;
+      case 'HTTPRouteGroup':
+        this.routeGroups.delete(key(ns, name));
+        return;
+      case 'UpstreamTrafficSetting':
+        this.upstreamSettings.delete(key(ns, name));
+        return;
+      case 'Egress':
+        this.removeEgress(key(groupOf(obj.apiVersion), ns, name));
+        return;
+    }
+  }
+
+  /**
+   * Replaces every object of one kind (a relist after 410 Gone, or an initial list). For Egress,
+   * `group` limits the replacement to one API group, since each group has its own informer.
+   */
+  replaceAll(kind: StateKind, objects: KubeObject[], group?: string): void {
+    switch (kind) {
+      case 'Namespace':
+        this.namespaces.clear();
+        break;
+      case 'MeshConfig':
+        this.meshConfigSpec = undefined;
+        break;
+      case 'HTTPRouteGroup':
+        this.routeGroups.clear();
+        break;
+      case 'UpstreamTrafficSetting':
+        for (const [k, o] of this.upstreamSettings) if (!group || groupOf(o.apiVersion) === group) this.upstreamSettings.delete(k);
+        break;
+      case 'Egress':
+        for (const [k, e] of [...this.egresses]) if (!group || e.ref.group === group) this.removeEgress(k);
+        break;
+    }
+    for (const o of objects) this.upsert(o);
+  }
+
+  private upsertEgress(ref: EgressRef, obj: KubeObject): void {
+    const k = key(ref.group, ref.namespace, ref.name);
+    this.removeEgress(k);
+    const contrib = egressContribution(ref.namespace, obj);
+    this.egresses.set(k, { ref, obj, contrib });
+    for (const use of contrib.portUses) {
+      let byPort = this.portIndex.get(use.sourceKey);
+      if (!byPort) this.portIndex.set(use.sourceKey, (byPort = new Map()));
+      let byPolicy = byPort.get(use.port);
+      if (!byPolicy) byPort.set(use.port, (byPolicy = new Map()));
+      let protocols = byPolicy.get(k);
+      if (!protocols) byPolicy.set(k, (protocols = new Set()));
+      protocols.add(use.protocol);
+    }
+    for (const r of contrib.refs) {
+      let set = this.refIndex.get(r);
+      if (!set) this.refIndex.set(r, (set = new Set()));
+      set.add(k);
+    }
+  }
+
+  private removeEgress(k: string): void {
+    const entry = this.egresses.get(k);
+    if (!entry) return;
+    for (const use of entry.contrib.portUses) {
+      const byPort = this.portIndex.get(use.sourceKey);
+      const byPolicy = byPort?.get(use.port);
+      byPolicy?.delete(k);
+      if (byPolicy && byPolicy.size === 0) byPort!.delete(use.port);
+      if (byPort && byPort.size === 0) this.portIndex.delete(use.sourceKey);
+    }
+    for (const r of entry.contrib.refs) {
+      const set = this.refIndex.get(r);
+      set?.delete(k);
+      if (set && set.size === 0) this.refIndex.delete(r);
+    }
+    this.egresses.delete(k);
+  }
+}
+
+/** Reads what an Egress contributes to the indexes, leniently (stored objects may be malformed). */
+function egressContribution(namespace: string, obj: KubeObject): EgressContribution {
+  const spec = asRecord(obj.spec) ?? {};
+  const portUses: EgressContribution['portUses'] = [];
+  const sources = asArray(spec.sources)
+    .map(asRecord)
+    .filter((s): s is Record<string, unknown> => !!s && (s.kind === undefined || s.kind === 'ServiceAccount'))
+    .filter((s) => typeof s.name === 'string' && typeof s.namespace === 'string')
+    .map((s) => key(s.namespace as string, s.name as string));
+  const ports = asArray(spec.ports)
+    .map(asRecord)
+    .filter((p): p is Record<string, unknown> => !!p && Number.isInteger(p.number) && typeof p.protocol === 'string');
+  for (const sourceKey of new Set(sources)) {
+    for (const p of ports) portUses.push({ sourceKey, port: p.number as number, protocol: p.protocol as string });
+  }
+  const refs = asArray(spec.matches)
+    .map(asRecord)
+    .filter((m): m is Record<string, unknown> => !!m && typeof m.kind === 'string' && typeof m.name === 'string')
+    .map((m) => key(namespace, m.kind as string, m.name as string));
+  return { portUses, refs: [...new Set(refs)] };
+}
