@@ -1,0 +1,252 @@
+/**
+ * `npm run bench`: admission throughput and latency of `meshgate serve` (its own process, real
+ * HTTPS, keep-alive) against a bare node:https ceiling, in one run on one machine. Prints a table
+ * and writes JSON. Options: --policies N (default 10000), --duration SECONDS (default 5),
+ * --connections N (default 16), --out FILE.
+ */
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateBundle } from '../src/certs/generate.js';
+import { SCENARIOS, validEgress, type Scenario } from './scenarios.js';
+import { writeSyntheticState } from './synthetic-state.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const { values: args } = parseArgs({
+  options: {
+    policies: { type: 'string', default: '10000' },
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '16' },
+    out: { type: 'string', default: join(root, 'bench/results/latest.json') },
+  },
+});
+const POLICIES = Number(args.policies);
+const DURATION = Number(args.duration);
+const CONNECTIONS = Number(args.connections);
+
+interface Tls {
+  ca: string;
+  certPath: string;
+  keyPath: string;
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+function httpsJson(port: number, tls: Tls, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  return new Promise((res, rej) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      { host: '127.0.0.1', port, method, path, ca: tls.ca, servername: 'localhost', headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} },
+      (resp) => {
+        const chunks: Buffer[] = [];
+        resp.on('data', (c: Buffer) => chunks.push(c));
+        resp.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = text;
+          }
+          res({ status: resp.statusCode ?? 0, json });
+        });
+      },
+    );
+    req.on('error', rej);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.end(data);
+  });
+}
+
+async function waitReady(port: number, tls: Tls, child: ChildProcess, timeoutMs = 120_000): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before it was ready`);
+    try {
+      const r = await httpsJson(port, tls, 'GET', '/readyz');
+      if (r.status === 200) return performance.now() - start;
+    } catch {
+      /* not listening yet */
+    }
+    if (performance.now() - start > timeoutMs) throw new Error('server not ready in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function peakRssMiB(pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => {
+    const m = /VmHWM:\s+(\d+) kB/.exec(s);
+    return m ? Number(m[1]) / 1024 : NaN;
+  });
+}
+
+async function load(port: number, tls: Tls, path: string, body: unknown, rate?: number): Promise<LoadResult> {
+  const r = await autocannon({
+    url: `https://127.0.0.1:${port}${path}?timeout=10s`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    connections: CONNECTIONS,
+    duration: DURATION,
+    tlsOptions: { ca: tls.ca, servername: 'localhost' },
+    ...(rate ? { overallRate: Math.max(1, Math.floor(rate)) } : {}),
+  } as autocannon.Options);
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    p999: (r.latency as unknown as Record<string, number>).p99_9 ?? NaN,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  };
+}
+
+function outcomeOf(json: any): string {
+  const resp = json?.response;
+  if (!resp) return 'no response';
+  if (resp.allowed === false) return 'denied';
+  if (resp.patch) return 'patched';
+  return resp.allowed ? 'allowed' : 'unknown';
+}
+
+async function startMeshgate(stateDir: string, tls: Tls): Promise<{ child: ChildProcess; port: number; readyMs: number }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [join(root, 'dist/src/cli/main.js'), 'serve', '--state', stateDir, '--tls-cert', tls.certPath, '--tls-key', tls.keyPath, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const readyMs = await waitReady(port, tls, child);
+  return { child, port, readyMs };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  await new Promise<void>((res) => {
+    child.once('exit', () => res());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'meshgate-bench-'));
+  try {
+    const bundle = await generateBundle('meshgate-bench-ca', { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const tls: Tls = { ca: bundle.caCert, certPath: join(work, 'tls.crt'), keyPath: join(work, 'tls.key') };
+    await writeFile(tls.certPath, bundle.cert);
+    await writeFile(tls.keyPath, bundle.key);
+
+    const mainState = join(work, 'state-main');
+    const smallState = join(work, 'state-1000');
+    await writeSyntheticState(mainState, { namespaces: 1000, policies: POLICIES, routeGroups: 1000 });
+    await writeSyntheticState(smallState, { namespaces: 1000, policies: 1000, routeGroups: 1000 });
+
+    const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+    process.stderr.write(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}\n`);
+    process.stderr.write(`state: 1000 namespaces, ${POLICIES} Egress policies, 1000 HTTPRouteGroups; ${DURATION}s per run, ${CONNECTIONS} connections\n`);
+
+    // Ceiling: a bare node:https webhook.
+    const cport = await freePort();
+    const ceiling = spawn(process.execPath, [join(root, 'dist/bench/ceiling-server.js'), tls.certPath, tls.keyPath, String(cport)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((res) => ceiling.stdout!.once('data', () => res()));
+    process.stderr.write('ceiling: bare node:https …\n');
+    const ceilingMax = await load(cport, tls, '/validate', validEgress());
+    const ceilingRss = await peakRssMiB(ceiling.pid!);
+    await stop(ceiling);
+
+    // meshgate with the main state.
+    const mg = await startMeshgate(mainState, tls);
+    process.stderr.write(`meshgate ready in ${mg.readyMs.toFixed(0)} ms\n`);
+    const rows: Record<string, unknown>[] = [];
+    rows.push({ scenario: 'ceiling (bare node:https)', ...ceilingMax, half: null, ratio: 1, rssMiB: ceilingRss });
+    for (const s of SCENARIOS) {
+      await sanityCheck(mg.port, tls, s);
+      process.stderr.write(`${s.name} …\n`);
+      const max = await load(mg.port, tls, s.path, s.body);
+      const half = await load(mg.port, tls, s.path, s.body, max.rps / 2);
+      rows.push({ scenario: s.name, ...max, half: { rate: Math.floor(max.rps / 2), p50: half.p50, p99: half.p99, p999: half.p999 }, ratio: max.rps / ceilingMax.rps });
+    }
+    const mainRss = await peakRssMiB(mg.child.pid!);
+    const mainValidate = rows[1]!.rps as number;
+    await stop(mg.child);
+
+    // Scale: the same validate scenario against 1,000 policies.
+    const small = await startMeshgate(smallState, tls);
+    process.stderr.write('validate valid Egress at 1,000 policies …\n');
+    const smallValidate = await load(small.port, tls, '/validate', validEgress());
+    const smallRss = await peakRssMiB(small.child.pid!);
+    await stop(small.child);
+
+    const result = {
+      machine,
+      settings: { policies: POLICIES, namespaces: 1000, routeGroups: 1000, durationSeconds: DURATION, connections: CONNECTIONS },
+      readyMs: mg.readyMs,
+      peakRssMiB: { meshgate: mainRss, meshgateAt1000: smallRss, ceiling: ceilingRss },
+      scenarios: rows,
+      scale: { policies: POLICIES, rps: mainValidate, rpsAt1000: smallValidate.rps, ratio: mainValidate / smallValidate.rps },
+    };
+    printTable(result);
+    await mkdir(dirname(args.out!), { recursive: true });
+    await writeFile(args.out!, JSON.stringify(result, null, 2) + '\n');
+    process.stderr.write(`wrote ${args.out}\n`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function sanityCheck(port: number, tls: Tls, s: Scenario): Promise<void> {
+  const r = await httpsJson(port, tls, 'POST', `${s.path}?timeout=10s`, s.body);
+  const got = outcomeOf(r.json);
+  const want = s.expect === 'skipped' ? 'allowed' : s.expect;
+  if (r.status !== 200 || got !== want) {
+    throw new Error(`scenario "${s.name}": expected ${s.expect}, got HTTP ${r.status} ${got}: ${JSON.stringify(r.json).slice(0, 300)}`);
+  }
+}
+
+function printTable(r: any): void {
+  const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+  const lines: string[] = [];
+  lines.push(`machine: ${r.machine.cores} cores, ${r.machine.cpu}, Node ${r.machine.node}`);
+  lines.push(`state: ${r.settings.namespaces} namespaces, ${r.settings.policies} Egress, ${r.settings.routeGroups} HTTPRouteGroups; ${r.settings.connections} connections, ${r.settings.durationSeconds}s runs`);
+  lines.push('');
+  lines.push('| scenario | req/s | ratio to ceiling | p50 ms | p99 ms | p99.9 ms | p99 ms at half rate | errors |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of r.scenarios) {
+    lines.push(`| ${row.scenario} | ${f(row.rps)} | ${f(row.ratio, 2)} | ${f(row.p50, 1)} | ${f(row.p99, 1)} | ${f(row.p999, 1)} | ${row.half ? `${f(row.half.p99, 1)} (at ${row.half.rate}/s)` : '-'} | ${row.errors + row.non2xx} |`);
+  }
+  lines.push('');
+  lines.push(`ready after start: ${f(r.readyMs)} ms with ${r.settings.policies + r.settings.namespaces + r.settings.routeGroups} objects in state`);
+  lines.push(`peak RSS: meshgate ${f(r.peakRssMiB.meshgate)} MiB (${r.settings.policies} policies), ${f(r.peakRssMiB.meshgateAt1000)} MiB (1000 policies); ceiling ${f(r.peakRssMiB.ceiling)} MiB`);
+  lines.push(`scale: validate at ${r.scale.policies} policies ${f(r.scale.rps)} req/s vs ${f(r.scale.rpsAt1000)} at 1000 = ${f(r.scale.ratio, 2)}x`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
