@@ -1,12 +1,155 @@
 import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { DirStateSource } from '../../cluster/state-dir.js';
+import { decideInjection } from '../../injector/decision.js';
+import { injectPod } from '../../injector/inject-pod.js';
+import { parsePod, type Pod } from '../../injector/pod.js';
+import { uninject } from '../../injector/uninject.js';
+import { podSlotOf, type PodSlot } from '../../injector/workloads.js';
+import { InputError, readDocuments, type SourcedDocument } from '../../io/yaml-documents.js';
+import type { Profile } from '../../profile.js';
+import type { MeshgateSettings } from '../../settings.js';
+import type { MeshState } from '../../state/mesh-state.js';
+import { MeshStore } from '../../state/store.js';
 import { UserError } from '../errors.js';
+import { profileFrom } from '../global-options.js';
+import { addSettingsOptions, settingsFrom, type SettingsOptionValues } from '../settings-options.js';
 
-// Placeholder while the command is being built; replaced by its real implementation.
+interface InjectOptions extends SettingsOptionValues {
+  filename: string[];
+  state?: string;
+  namespace?: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+const KINDS = 'Pods and the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs';
+
 export function register(program: Command): void {
-  program
+  const inject = program
     .command('inject')
-    .description('(in development)')
-    .action(() => {
-      throw new UserError('inject: not built yet', 1);
+    .summary('add the egress proxy sidecar to Pods and workload templates in YAML (like istioctl kube-inject)')
+    .description(
+      `Injects the mesh's init container and Envoy sidecar into ${KINDS}, with the same code as\n` +
+        'the mutating webhook, and prints the result as YAML for `kubectl apply -f -`. Other documents are\n' +
+        'printed unchanged.\n\n' +
+        'Offline injection does not look at namespace enrollment: every pod is injected unless it opts out\n' +
+        'with the sidecar-injection annotation (disabled|no|false), uses hostNetwork, or is already\n' +
+        'injected. The MeshConfig (images, resources, log level, egress, exclusion lists) comes from --state;\n' +
+        'without it, the defaults apply (egress closed).\n\n' +
+        'Exit status: 0 done (notes and warnings on stderr), 1 a pod was refused (bad annotation),\n' +
+        '2 usage error or unreadable input.',
+    )
+    .option('-f, --filename <FILE|DIR|->', 'file, directory or - for stdin; repeatable', collect, [])
+    .option('--state <DIR>', 'cluster state: YAML with the MeshConfig (and Namespaces, ...)')
+    .option('-n, --namespace <ns>', 'namespace of objects that name none (default: "default")')
+    .addHelpText('after', '\nExamples:\n  meshgate inject -f curl.yaml | kubectl apply -n curl -f -\n  kubectl get deploy curl -n curl -o yaml | meshgate inject -f - --state examples/state\n');
+  addSettingsOptions(inject);
+  inject.action(async (opts: InjectOptions, cmd: Command) => {
+    if (opts.filename.length === 0) throw new UserError('inject: give the input with -f FILE|DIR|-');
+    const profile = profileFrom(cmd);
+    const settings = settingsFrom(opts);
+    const state = await loadState(profile, opts.state);
+    const docs = await read(opts.filename);
+    process.stdout.write(render(transform(docs, (slot, pod) => injectOne(slot, pod, state, settings, opts.namespace))));
+  });
+
+  program
+    .command('uninject')
+    .summary('remove what meshgate injected from Pods and workload templates in YAML')
+    .description(
+      `Removes exactly what the meshgate.io/status annotation lists (containers, init containers,\n` +
+        `volumes) and the annotation from ${KINDS}, and prints the result as YAML. Objects that were not\n` +
+        'injected are printed unchanged.\n\n' +
+        'Exit status: 0 done, 1 a status annotation is malformed, 2 usage error or unreadable input.',
+    )
+    .option('-f, --filename <FILE|DIR|->', 'file, directory or - for stdin; repeatable', collect, [])
+    .addHelpText('after', '\nExample:\n  kubectl get deploy curl -n curl -o yaml | meshgate uninject -f - | kubectl apply -f -\n')
+    .action(async (opts: { filename: string[] }) => {
+      if (opts.filename.length === 0) throw new UserError('uninject: give the input with -f FILE|DIR|-');
+      const docs = await read(opts.filename);
+      process.stdout.write(render(transform(docs, uninjectOne)));
     });
+}
+
+type Step = { pod: unknown; note?: string; warnings?: string[] } | { error: string };
+
+function injectOne(slot: PodSlot, pod: Pod, state: MeshState, settings: MeshgateSettings, nsFlag?: string): Step {
+  const namespace = slot.namespace ?? nsFlag ?? 'default';
+  const decision = decideInjection({ profile: state.profile, pod, namespace, namespaceInfo: state.namespace(namespace), offline: true });
+  if (decision.kind === 'deny') return { error: decision.message };
+  if (decision.kind === 'skip') return { pod: slot.pod, note: `not injected: ${decision.reason}` };
+  const result = injectPod(pod, { profile: state.profile, meshConfig: state.meshConfig(), settings, namespace });
+  if (result.kind === 'deny') return { error: result.message };
+  return { pod: result.pod, warnings: result.warnings };
+}
+
+function uninjectOne(slot: PodSlot, pod: Pod): Step {
+  const r = uninject(pod);
+  if (r.kind === 'error') return { error: r.message };
+  if (r.kind === 'not-injected') return { pod: slot.pod, note: 'not injected by meshgate; left unchanged' };
+  return { pod: r.pod };
+}
+
+/** Applies `step` to the pod of every document that holds one; errors are reported all at once. */
+function transform(
+  docs: SourcedDocument[],
+  step: (slot: PodSlot, pod: Pod) => Step,
+): unknown[] {
+  const out: unknown[] = [];
+  const errors: string[] = [];
+  for (const d of docs) {
+    const slot = podSlotOf(d.value);
+    if (!slot) {
+      out.push(d.value);
+      continue;
+    }
+    const where = `${d.source}: document ${d.index + 1} (${slot.kind} ${slot.name})`;
+    const pod = parsePod(slot.pod);
+    if (!pod) {
+      errors.push(`${where}: no pod spec with containers to inject into`);
+      continue;
+    }
+    const r = step(slot, pod);
+    if ('error' in r) {
+      errors.push(`${where}: ${r.error}`);
+      continue;
+    }
+    if (r.note) process.stderr.write(`${where}: ${r.note}\n`);
+    for (const w of r.warnings ?? []) process.stderr.write(`Warning: ${where}: ${w}\n`);
+    out.push(r.pod === slot.pod ? d.value : slot.replace(r.pod));
+  }
+  if (errors.length > 0) {
+    for (const e of errors.slice(0, -1)) process.stderr.write(`meshgate: ${e}\n`);
+    throw new UserError(errors[errors.length - 1]!, 1);
+  }
+  return out;
+}
+
+function render(docs: unknown[]): string {
+  // lineWidth 0: no folding, so the inline bootstrap and the script stay readable and byte-exact.
+  return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+}
+
+async function read(paths: string[]): Promise<SourcedDocument[]> {
+  try {
+    return await readDocuments(paths);
+  } catch (err) {
+    if (err instanceof InputError) throw new UserError(err.message, 2);
+    throw err;
+  }
+}
+
+async function loadState(profile: Profile, dir: string | undefined): Promise<MeshState> {
+  if (!dir) return new MeshStore(profile);
+  const source = new DirStateSource(profile, dir);
+  try {
+    await source.start();
+  } catch (err) {
+    if (err instanceof InputError) throw new UserError(`--state: ${err.message}`, 2);
+    throw err;
+  }
+  return source.state;
 }

@@ -1,0 +1,125 @@
+import type { Profile } from '../profile.js';
+import type { MeshgateSettings } from '../settings.js';
+import type { MeshConfigSpec } from '../state/types.js';
+import { MESHGATE_ANNOTATIONS, parseIptablesBackend, parseSidecarMode } from './annotations.js';
+import { renderBootstrap } from './bootstrap.js';
+import { mergeExclusions } from './exclusions.js';
+import { buildInitContainer, interceptionOptions } from './init-container.js';
+import { InterceptionOptionError, type InterceptionOptions } from './iptables/script.js';
+import { cloneJson, type Container, type Pod } from './pod.js';
+import { DEFAULT_LOG_LEVEL, ENVOY_LOG_LEVELS, SIDECAR_NAME, buildSidecar } from './sidecar.js';
+import { renderStatus } from './status.js';
+
+export interface InjectContext {
+  profile: Profile;
+  meshConfig: MeshConfigSpec | undefined;
+  settings: MeshgateSettings;
+  /** The pod's namespace (from the request, or the CLI's --namespace). */
+  namespace: string;
+}
+
+export type InjectResult = { kind: 'injected'; pod: Pod; warnings: string[] } | { kind: 'deny'; message: string };
+
+/** Everything injection derives from the pod, the MeshConfig and the settings, before building. */
+export interface InjectionPlan {
+  mode: 'classic' | 'native';
+  /** What the init container's script was rendered from. */
+  interception: InterceptionOptions;
+  initContainer: Container;
+  sidecar: Container;
+  warnings: string[];
+}
+
+function nonEmpty(s: unknown): s is string {
+  return typeof s === 'string' && s.trim().length > 0;
+}
+
+/** Reads the pod's annotations and the MeshConfig into the containers to add (no pod change yet). */
+export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: InjectionPlan } | { ok: false; message: string } {
+  const { profile, meshConfig, settings } = ctx;
+  const annotations = pod.metadata?.annotations;
+  const warnings: string[] = [];
+
+  const mode = parseSidecarMode(annotations, settings.sidecarMode);
+  if (!mode.ok) return { ok: false, message: mode.message };
+  const backend = parseIptablesBackend(annotations, settings.iptablesBackend);
+  if (!backend.ok) return { ok: false, message: backend.message };
+  const exclusions = mergeExclusions(profile, meshConfig, annotations);
+  if (!exclusions.ok) return { ok: false, message: exclusions.message };
+
+  const taken = new Set([...pod.spec.containers, ...(pod.spec.initContainers ?? [])].map((c) => c.name));
+  for (const name of [profile.initContainerName, SIDECAR_NAME]) {
+    if (taken.has(name)) {
+      return { ok: false, message: `pod already has a container named "${name}", which the mesh injects: rename the container` };
+    }
+  }
+
+  const sidecarCfg = meshConfig?.sidecar ?? {};
+  let logLevel = DEFAULT_LOG_LEVEL;
+  if (sidecarCfg.logLevel !== undefined) {
+    const lvl = String(sidecarCfg.logLevel).toLowerCase();
+    if ((ENVOY_LOG_LEVELS as readonly string[]).includes(lvl)) logLevel = lvl;
+    else warnings.push(`MeshConfig sidecar.logLevel ${JSON.stringify(sidecarCfg.logLevel)} is not an Envoy log level; using "${DEFAULT_LOG_LEVEL}"`);
+  }
+
+  const interception = interceptionOptions(profile, settings.clusterCIDRs, exclusions.value, backend.value);
+  let initContainer: Container;
+  try {
+    initContainer = buildInitContainer({
+      name: profile.initContainerName,
+      image: nonEmpty(sidecarCfg.initContainerImage) ? sidecarCfg.initContainerImage : settings.defaultInitImage,
+      interception,
+      privileged: sidecarCfg.enablePrivilegedInitContainer === true,
+    });
+  } catch (err) {
+    // Every value was validated above; the renderer re-checks and refuses anything unsafe, which
+    // must deny the pod (an uninjected pod would escape egress control), never crash admission.
+    if (err instanceof InterceptionOptionError) return { ok: false, message: `cannot render the interception rules: ${err.message}` };
+    throw err;
+  }
+  const serviceAccount = pod.spec.serviceAccountName ?? 'default';
+  const sidecar = buildSidecar({
+    image: nonEmpty(sidecarCfg.sidecarImage) ? sidecarCfg.sidecarImage : settings.defaultSidecarImage,
+    bootstrap: renderBootstrap({ enableEgress: meshConfig?.traffic?.enableEgress === true, nodeName: `${serviceAccount}.${ctx.namespace}` }),
+    logLevel,
+    resources: sidecarCfg.resources,
+    native: mode.value === 'native',
+  });
+
+  const own = pod.spec.initContainers ?? [];
+  if (mode.value === 'classic' && own.length > 0) {
+    const names = own.map((c) => c.name).join(', ');
+    const shown = names.length > 60 ? `${names.slice(0, 57)}...` : names;
+    warnings.push(
+      `classic sidecar mode: init containers (${shown}) run before ${profile.initContainerName} intercepts traffic, so their egress bypasses the proxy; set ${MESHGATE_ANNOTATIONS.sidecarMode}: native (Kubernetes >= 1.29)`,
+    );
+  }
+  return { ok: true, plan: { mode: mode.value, interception, initContainer, sidecar, warnings } };
+}
+
+/**
+ * pod → pod' (SPEC §5). Returns a new object; the input is not modified. Classic: iptables init
+ * container appended after the pod's own, Envoy appended to containers. Native: iptables init
+ * container, then Envoy (restartPolicy Always), then the pod's own init containers.
+ */
+export function injectPod(pod: Pod, ctx: InjectContext): InjectResult {
+  const planned = planInjection(pod, ctx);
+  if (!planned.ok) return { kind: 'deny', message: planned.message };
+  const { plan } = planned;
+  const out = cloneJson(pod);
+  const own = out.spec.initContainers ?? [];
+  if (plan.mode === 'native') {
+    out.spec.initContainers = [plan.initContainer, plan.sidecar, ...own];
+  } else {
+    out.spec.initContainers = [...own, plan.initContainer];
+    out.spec.containers = [...out.spec.containers, plan.sidecar];
+  }
+  const status = renderStatus({
+    version: ctx.settings.version,
+    containers: plan.mode === 'classic' ? [SIDECAR_NAME] : [],
+    initContainers: plan.mode === 'classic' ? [plan.initContainer.name] : [plan.initContainer.name, SIDECAR_NAME],
+    volumes: [],
+  });
+  out.metadata = { ...(out.metadata ?? {}), annotations: { ...(out.metadata?.annotations ?? {}), [MESHGATE_ANNOTATIONS.status]: status } };
+  return { kind: 'injected', pod: out, warnings: plan.warnings };
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import type { ObjectMeta } from '../state/types.js';
+
+/**
+ * The parts of a Pod the injector reads and writes. Unknown fields are kept as they are (the
+ * patch is a diff against the object as sent), so every shape here is loose.
+ */
+export interface SecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  privileged?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+  [key: string]: unknown;
+}
+
+export interface Container {
+  name: string;
+  image?: string;
+  command?: string[];
+  args?: string[];
+  securityContext?: SecurityContext;
+  restartPolicy?: string;
+  ports?: { name?: string; containerPort: number; protocol?: string }[];
+  [key: string]: unknown;
+}
+
+export interface PodSpec {
+  containers: Container[];
+  initContainers?: Container[];
+  volumes?: { name: string; [key: string]: unknown }[];
+  hostNetwork?: boolean;
+  serviceAccountName?: string;
+  securityContext?: { runAsUser?: number; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+export interface Pod {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  spec: PodSpec;
+  [key: string]: unknown;
+}
+
+const capabilities = z.looseObject({ add: z.array(z.string()).optional(), drop: z.array(z.string()).optional() });
+const securityContext = z.looseObject({
+  runAsUser: z.number().int().optional(),
+  privileged: z.boolean().optional(),
+  capabilities: capabilities.optional(),
+});
+const container = z.looseObject({ name: z.string(), securityContext: securityContext.optional() });
+
+/** The edge schema: what must hold for the injector and the bypass guard to read a pod safely. */
+export const podSchema = z.looseObject({
+  metadata: z
+    .looseObject({
+      name: z.string().optional(),
+      generateName: z.string().optional(),
+      namespace: z.string().optional(),
+      labels: z.record(z.string(), z.string()).optional(),
+      annotations: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+  spec: z.looseObject({
+    containers: z.array(container),
+    initContainers: z.array(container).optional(),
+    volumes: z.array(z.looseObject({ name: z.string() })).optional(),
+    hostNetwork: z.boolean().optional(),
+    serviceAccountName: z.string().optional(),
+    securityContext: z.looseObject({ runAsUser: z.number().int().optional() }).optional(),
+  }),
+});
+
+/**
+ * Checks that a pod (or a pod template) is pod-shaped; undefined when it is not. Returns the value
+ * itself, not zod's copy: the schema transforms nothing, and keeping the object as sent keeps its
+ * key order (the CLI prints it back).
+ */
+export function parsePod(value: unknown): Pod | undefined {
+  return podSchema.safeParse(value).success ? (value as Pod) : undefined;
+}
+
+/** A deep copy of a JSON value (pods come from JSON, so this loses nothing). */
+export function cloneJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+export function podDisplayName(pod: Pod): string {
+  const m = pod.metadata ?? {};
+  return m.name ?? (m.generateName ? `${m.generateName}*` : '<unnamed>');
+}

@@ -1,0 +1,55 @@
+import { METRICS_PORT, PROXY_UID } from '../profile.js';
+import type { MeshConfigSpec } from '../state/types.js';
+import { READY_PATH, type EnvoyBootstrap } from './bootstrap.js';
+import type { Container } from './pod.js';
+
+export const SIDECAR_NAME = 'envoy';
+
+/** Envoy's `--log-level` values (OSM's MeshConfig `sidecar.logLevel` uses the same names). */
+export const ENVOY_LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'warn', 'error', 'critical', 'off'] as const;
+export const DEFAULT_LOG_LEVEL = 'error';
+
+export interface SidecarOptions {
+  image: string;
+  bootstrap: EnvoyBootstrap;
+  logLevel: string;
+  resources: NonNullable<MeshConfigSpec['sidecar']>['resources'] | undefined;
+  /** Native sidecar: an init container with restartPolicy Always, and a startup probe so the
+   * kubelet starts the next container only once Envoy is ready. */
+  native: boolean;
+}
+
+/**
+ * The Envoy sidecar (SPEC §5). The bootstrap travels inline with `--config-yaml` (YAML is a
+ * superset of JSON), so admission creates no Secret and has no side effects. Envoy writes
+ * nothing to disk with hot restart disabled, so the root filesystem stays read-only.
+ */
+export function buildSidecar(o: SidecarOptions): Container {
+  const probe = { httpGet: { path: READY_PATH, port: METRICS_PORT }, periodSeconds: 5, timeoutSeconds: 1, failureThreshold: 3 };
+  const c: Container = {
+    name: SIDECAR_NAME,
+    image: o.image,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['envoy'],
+    args: ['--config-yaml', JSON.stringify(o.bootstrap), '--log-level', o.logLevel, '--disable-hot-restart'],
+    ports: [{ name: 'proxy-metrics', containerPort: METRICS_PORT, protocol: 'TCP' }],
+    readinessProbe: probe,
+  };
+  if (o.native) {
+    c.restartPolicy = 'Always';
+    c.startupProbe = { httpGet: { path: READY_PATH, port: METRICS_PORT }, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 60 };
+  }
+  const res = o.resources;
+  if (res && ((res.requests && Object.keys(res.requests).length > 0) || (res.limits && Object.keys(res.limits).length > 0))) {
+    c.resources = JSON.parse(JSON.stringify(res)) as unknown;
+  }
+  c.securityContext = {
+    runAsUser: PROXY_UID,
+    runAsGroup: PROXY_UID,
+    runAsNonRoot: true,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ['ALL'] },
+  };
+  return c;
+}
