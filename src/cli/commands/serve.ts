@@ -1,12 +1,249 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import { pino, type Logger } from 'pino';
+import { serviceDnsNames } from '../../certs/generate.js';
+import { DirStateSource } from '../../cluster/state-dir.js';
+import { WEBHOOK_PORT, type Profile } from '../../profile.js';
+import type { StateSource } from '../../state/mesh-state.js';
+import { ensureDevCertificates } from '../../webhook/dev-certificates.js';
+import { createWebhookServer, type TlsMaterial, type WebhookServer } from '../../webhook/server.js';
 import { UserError } from '../errors.js';
+import { profileFrom } from '../global-options.js';
+import { addSettingsOptions, settingsFrom, type SettingsOptionValues } from '../settings-options.js';
 
-// Placeholder while the command is being built; replaced by its real implementation.
+/** The Service kube-apiserver calls; the development certificate carries its DNS names too. */
+export const WEBHOOK_SERVICE_NAME = 'meshgate';
+export const DEV_CERTS_DIR = '.dev-certs';
+
+interface ServeOptions extends SettingsOptionValues {
+  port: string;
+  host: string;
+  state?: string;
+  kubeconfig?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  dev?: boolean;
+  logLevel: string;
+  shutdownDelay: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
-    .description('(in development)')
-    .action(() => {
-      throw new UserError('serve: not built yet', 1);
-    });
+    .description('Run the admission webhook server (validating /validate, mutating /mutate) over HTTPS.')
+    .addOption(new Option('--port <port>', 'HTTPS port (0 picks a free one)').env('MESHGATE_PORT').default(String(WEBHOOK_PORT)))
+    .addOption(new Option('--host <address>', 'address to listen on').env('MESHGATE_HOST').default('0.0.0.0'))
+    .option('--state <dir>', 'read cluster state from YAML files in DIR instead of the API server')
+    .option('--kubeconfig <file>', 'kubeconfig for live cluster state (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .addOption(new Option('--tls-cert <file>', 'PEM serving certificate (reloaded when the file changes)').env('MESHGATE_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert').env('MESHGATE_TLS_KEY'))
+    .option('--dev', `generate (or reuse) a development CA and certificate in ${DEV_CERTS_DIR}/`)
+    .addOption(new Option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`).env('MESHGATE_LOG_LEVEL').default('info'))
+    .addOption(
+      new Option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with readiness false before closing (endpoint propagation)')
+        .env('MESHGATE_SHUTDOWN_DELAY')
+        .default('0'),
+    );
+  addSettingsOptions(cmd);
+  cmd.action(async (options: ServeOptions, command: Command) => {
+    await serve(options, profileFrom(command));
+  });
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new UserError(`--port: ${JSON.stringify(value)} is not a port: use a number from 0 to 65535`);
+  }
+  return n;
+}
+
+function parseSeconds(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 600) {
+    throw new UserError(`${flag}: ${JSON.stringify(value)} is not a duration: use seconds from 0 to 600`);
+  }
+  return n;
+}
+
+function readTlsFiles(certPath: string, keyPath: string): TlsMaterial {
+  let cert: string;
+  let key: string;
+  try {
+    cert = readFileSync(certPath, 'utf8');
+  } catch (err) {
+    throw new UserError(`--tls-cert ${certPath}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    key = readFileSync(keyPath, 'utf8');
+  } catch (err) {
+    throw new UserError(`--tls-key ${keyPath}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+  } catch (err) {
+    throw new UserError(
+      `--tls-cert ${certPath} / --tls-key ${keyPath}: not a usable PEM certificate and key pair (${err instanceof Error ? err.message : String(err)})`,
+    );
+  }
+  return { cert, key };
+}
+
+interface TlsChoice {
+  tls: TlsMaterial;
+  /** What the start line says about the certificate. */
+  describe: string;
+  caPath?: string;
+  /** Starts watching certificate files, if any; returns the stop function. */
+  watch?: (server: WebhookServer, logger: Logger) => () => void;
+}
+
+async function chooseTls(opts: ServeOptions, profile: Profile): Promise<TlsChoice> {
+  if (opts.dev && (opts.tlsCert || opts.tlsKey)) throw new UserError('--dev: use either --dev or --tls-cert/--tls-key, not both');
+  if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
+    throw new UserError(`${opts.tlsCert ? '--tls-key' : '--tls-cert'}: missing: --tls-cert and --tls-key go together`);
+  }
+  if (opts.tlsCert && opts.tlsKey) {
+    const certPath = opts.tlsCert;
+    const keyPath = opts.tlsKey;
+    return {
+      tls: readTlsFiles(certPath, keyPath),
+      describe: `certificate: ${certPath}`,
+      // Certificates mounted from a Secret (cert-manager) change in place: reload them.
+      watch: (server, logger) => {
+        const reload = () => {
+          try {
+            server.updateTls(readTlsFiles(certPath, keyPath));
+          } catch (err) {
+            logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'certificate files changed but cannot be used; keeping the current certificate');
+          }
+        };
+        const w1 = watchFile(certPath, { interval: 10_000 }, reload);
+        const w2 = watchFile(keyPath, { interval: 10_000 }, reload);
+        w1.unref();
+        w2.unref();
+        return () => {
+          unwatchFile(certPath, reload);
+          unwatchFile(keyPath, reload);
+        };
+      },
+    };
+  }
+  if (opts.dev) {
+    const dnsNames = ['localhost', ...serviceDnsNames(WEBHOOK_SERVICE_NAME, profile.controlNamespace)];
+    const dev = await ensureDevCertificates(DEV_CERTS_DIR, dnsNames);
+    return { tls: { cert: dev.cert, key: dev.key }, describe: `CA: ${dev.caPath}`, caPath: dev.caPath };
+  }
+  throw new UserError('no TLS certificate: pass --tls-cert/--tls-key or --dev');
+}
+
+async function chooseSource(opts: ServeOptions, profile: Profile, logger: Logger): Promise<{ source: StateSource; describe: string; startInBackground: boolean }> {
+  if (opts.state) {
+    return { source: new DirStateSource(profile, opts.state), describe: `state: ${opts.state}`, startInBackground: false };
+  }
+  try {
+    // Loaded lazily: the Kubernetes client is only needed when serving from a live cluster.
+    const { createClusterStateSource } = await import('../../cluster/informer-state.js');
+    const source = createClusterStateSource({ profile, logger, ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) });
+    return { source, describe: 'state: live cluster', startInBackground: true };
+  } catch (err) {
+    throw new UserError(`cluster state: ${err instanceof Error ? err.message : String(err)}`, 1);
+  }
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '::1';
+  return host;
+}
+
+async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
+  const port = parsePort(opts.port);
+  const shutdownDelayMs = parseSeconds('--shutdown-delay', opts.shutdownDelay) * 1000;
+  if (!LOG_LEVELS.includes(opts.logLevel)) {
+    throw new UserError(`--log-level: unknown level ${JSON.stringify(opts.logLevel)}: use one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const settings = settingsFrom(opts);
+  const logger = pino({ level: opts.logLevel, base: { name: 'meshgate' } });
+  const tls = await chooseTls(opts, profile);
+  const { source, describe: stateDescription, startInBackground } = await chooseSource(opts, profile, logger);
+
+  if (!startInBackground) {
+    try {
+      await source.start();
+    } catch (err) {
+      throw new UserError(`--state ${opts.state}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  const server = createWebhookServer({ logger, source, settings, tls: tls.tls });
+  let address: AddressInfo;
+  try {
+    address = await server.listen(port, opts.host);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'EADDRINUSE'
+        ? `--port ${port}: address ${opts.host}:${port} is already in use: pick another --port`
+        : `--host ${opts.host} / --port ${port}: cannot listen: ${err instanceof Error ? err.message : String(err)}`,
+      1,
+    );
+  }
+  const stopWatching = tls.watch?.(server, logger);
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const shutdown = async (why: string, exitCode: number) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ why }, 'shutting down');
+      server.setDraining();
+      if (shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, shutdownDelayMs));
+      await server.close();
+      stopWatching?.();
+      try {
+        await source.stop();
+      } catch (err) {
+        logger.warn({ err }, 'state source did not stop cleanly');
+      }
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      if (exitCode !== 0) process.exitCode = exitCode;
+      resolve();
+    };
+    const onTerm = () => void shutdown('SIGTERM', 0);
+    const onInt = () => void shutdown('SIGINT', 0);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+
+    // Printed once the signal handlers are in place: whoever waits for this line may stop us at once.
+    const url = `https://${urlHost(opts.host)}:${address.port}`;
+    const tryUrl = `https://${urlHost(reachableHost(opts.host))}:${address.port}/readyz`;
+    const hint = tls.caPath ? `curl --cacert ${tls.caPath} ${tryUrl}` : `curl --cacert <CA of ${opts.tlsCert}> ${tryUrl}`;
+    process.stderr.write(`meshgate serving ${url} (${stateDescription}; ${tls.describe}) — try: ${hint}\n`);
+    logger.info(
+      { url, port: address.port, host: opts.host, profile: profile.name, mesh: profile.meshName, state: stateDescription, counts: source.ready() ? source.state.counts() : undefined, settings },
+      'meshgate serving',
+    );
+
+    if (startInBackground) {
+      source.start().then(
+        () => logger.info({ counts: source.state.counts() }, 'cluster state synced'),
+        (err: unknown) => {
+          const message = err instanceof Error ? err.message : String(err);
+          logger.error({ err: message }, 'cluster state failed to start');
+          process.stderr.write(`meshgate: cluster state: ${message}\n`);
+          void shutdown('cluster state failed', 1);
+        },
+      );
+    }
+  });
 }
