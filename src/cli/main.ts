@@ -3,33 +3,50 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { UserError } from './errors.js';
 import { addGlobalOptions } from './global-options.js';
-import { register as registerServe } from './commands/serve.js';
-import { register as registerValidate } from './commands/validate.js';
-import { register as registerInject } from './commands/inject.js';
-import { register as registerNamespace } from './commands/namespace.js';
-import { register as registerEgress } from './commands/egress.js';
-import { register as registerInstall } from './commands/install.js';
+
+type Register = (program: Command) => void;
+
+/**
+ * Command modules by the command names they register. Only the module of the command being run is
+ * loaded (the serve and cluster commands pull in express and the Kubernetes client), so start-up
+ * stays fast; `meshgate --help` loads them all to list them.
+ */
+const COMMAND_MODULES: Record<string, () => Promise<{ register: Register }>> = {
+  serve: () => import('./commands/serve.js'),
+  validate: () => import('./commands/validate.js'),
+  inject: () => import('./commands/inject.js'),
+  uninject: () => import('./commands/inject.js'),
+  namespace: () => import('./commands/namespace.js'),
+  ns: () => import('./commands/namespace.js'),
+  egress: () => import('./commands/egress.js'),
+  install: () => import('./commands/install.js'),
+};
+
+async function loadRegistrations(argv: string[]): Promise<Register[]> {
+  const named = argv.slice(2).find((a) => Object.hasOwn(COMMAND_MODULES, a));
+  const loaders = named ? [COMMAND_MODULES[named]!] : [...new Set(Object.values(COMMAND_MODULES))];
+  const modules = await Promise.all(loaders.map((load) => load()));
+  return [...new Set(modules.map((m) => m.register))];
+}
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../../package.json') as { version: string };
 
-export function buildProgram(): Command {
+export function buildProgram(registrations: Register[]): Command {
   const program = new Command('meshgate')
     .description('Admission control for service-mesh egress: validates Egress policies, injects the egress proxy sidecar.')
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   addGlobalOptions(program);
-  for (const register of [registerServe, registerValidate, registerInject, registerNamespace, registerEgress, registerInstall]) {
-    register(program);
-  }
+  for (const register of registrations) register(program);
   // Subcommands inherit exitOverride so usage errors come back here as CommanderError.
   for (const c of program.commands) c.exitOverride();
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(await loadRegistrations(argv));
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
