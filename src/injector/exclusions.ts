@@ -1,3 +1,4 @@
+import { INTERFACE_NAME_RULE, interfaceNameProblem } from './iptables/checked-options.js';
 import ipaddr from 'ipaddr.js';
 import { meshKeys, type Profile } from '../profile.js';
 import type { MeshConfigSpec } from '../state/types.js';
@@ -49,17 +50,9 @@ export function parsePort(entry: string | number): Parsed<number> {
   return { ok: true, value: n };
 }
 
-/**
- * Interface names the interception script can use: what the kernel accepts (1-15 bytes, not "."
- * or ".."), narrowed to characters inert in a shell and in iptables-restore input, with iptables'
- * trailing `+` wildcard (the same rule the script renderer enforces).
- */
-const INTERFACE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}\+?$/;
-
+/** Interface names the interception script can use (the renderer's own rule, so the two never disagree). */
 export function parseInterfaceName(entry: string): Parsed<string> {
-  if (!INTERFACE.test(entry) || entry === '.' || entry === '..') {
-    return { ok: false, message: 'not a network interface name (1-15 letters, digits, "_", "." or "-", optionally ending in "+")' };
-  }
+  if (interfaceNameProblem(entry)) return { ok: false, message: `not a network interface name (${INTERFACE_NAME_RULE})` };
   return { ok: true, value: entry };
 }
 

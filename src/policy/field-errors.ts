@@ -65,6 +65,11 @@ export const fieldError = {
     field,
     message: `Forbidden: ${detail}`,
   }),
+  tooMany: (field: string, actual: number, max: number): FieldError => ({
+    type: 'FieldValueTooMany',
+    field,
+    message: `Too many: ${actual}: must have at most ${max} items`,
+  }),
   tooLong: (field: string, max: number): FieldError => ({
     type: 'FieldValueTooLong',
     field,

@@ -1,8 +1,36 @@
+import { checkPodBypass } from '../injector/bypass-guard.js';
+import { EGRESS_GROUPS, SMI_SPECS_GROUP } from '../profile.js';
 import type { MeshState } from '../state/mesh-state.js';
 import type { MeshgateSettings } from '../settings.js';
-import type { AdmissionInput, ValidationOutcome } from '../webhook/types.js';
+import type { AdmissionInput, GroupVersionKind, ValidationOutcome } from '../webhook/types.js';
+import { validateEgress } from './egress-rules.js';
+import { validateHttpRouteGroup } from './http-route-group-rules.js';
+import { validateMeshConfig } from './mesh-config-rules.js';
 
-/** Entry point of the validating rules: dispatches on the object's kind. (Being built.) */
-export function validateAdmission(_input: AdmissionInput, _state: MeshState, _settings: MeshgateSettings): ValidationOutcome {
-  return { errors: [], warnings: [] };
+/** MeshConfig groups of both profiles: a MeshConfig is checked whichever profile serves. */
+const MESH_CONFIG_GROUPS: readonly string[] = ['config.openservicemesh.io', 'config.flomesh.io'];
+const POLICY_GROUPS: readonly string[] = EGRESS_GROUPS;
+
+type Rules = (input: AdmissionInput, state: MeshState, settings: MeshgateSettings) => ValidationOutcome;
+
+/** The rules for a kind, or undefined when meshgate has none (such objects are allowed). */
+export function rulesFor(gvk: GroupVersionKind): Rules | undefined {
+  switch (gvk.kind) {
+    case 'Egress':
+      return POLICY_GROUPS.includes(gvk.group) ? validateEgress : undefined;
+    case 'HTTPRouteGroup':
+      return gvk.group === SMI_SPECS_GROUP ? validateHttpRouteGroup : undefined;
+    case 'MeshConfig':
+      return MESH_CONFIG_GROUPS.includes(gvk.group) ? validateMeshConfig : undefined;
+    case 'Pod':
+      return gvk.group === '' ? checkPodBypass : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Entry point of the validating rules (webhook and `meshgate validate`): dispatches on the kind. */
+export function validateAdmission(input: AdmissionInput, state: MeshState, settings: MeshgateSettings): ValidationOutcome {
+  const rules = rulesFor(input.kind);
+  return rules ? rules(input, state, settings) : { errors: [], warnings: [] };
 }

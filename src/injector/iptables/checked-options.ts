@@ -31,9 +31,12 @@ const INTERFACE = /^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,14}$/;
  * it can. The injector calls this while validating, so such a name denies the pod with a message
  * instead of reaching the renderer (which throws on it).
  */
+/** The one rule for interface names, shared by the MeshConfig validator, the injector and the renderer. */
+export const INTERFACE_NAME_RULE = '1-15 characters from A-Z a-z 0-9 _ . @ + -, not starting with - . + or @';
+
 export function interfaceNameProblem(name: string): string | undefined {
   if (typeof name !== 'string' || !INTERFACE.test(name) || name === '.' || name === '..') {
-    return 'is not a network interface name meshgate can exclude (1-15 characters from A-Z a-z 0-9 _ . @ + -, not starting with - . + or @)';
+    return `is not a network interface name meshgate can exclude (${INTERFACE_NAME_RULE})`;
   }
   return undefined;
 }

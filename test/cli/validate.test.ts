@@ -1,0 +1,183 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateDocuments } from '../../src/cli/commands/validate.js';
+import { parseDocuments } from '../../src/io/yaml-documents.js';
+import { renderFieldError } from '../../src/policy/field-errors.js';
+import { resolveProfile } from '../../src/profile.js';
+
+const OSM = resolveProfile('osm');
+
+const ROOT = process.cwd();
+const BIN = join(ROOT, 'bin/meshgate');
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function meshgate(args: string[], stdin?: string): Run {
+  const r = spawnSync(BIN, args, { cwd: ROOT, input: stdin ?? '', encoding: 'utf8', timeout: 20000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const egressYaml = (name: string, port: number, protocol: string, group = 'policy.openservicemesh.io') => `
+kind: Egress
+apiVersion: ${group}/v1alpha1
+metadata:
+  name: ${name}
+  namespace: curl
+spec:
+  sources:
+  - kind: ServiceAccount
+    name: curl
+    namespace: curl
+  ports:
+  - number: ${port}
+    protocol: ${protocol}
+`;
+
+describe('meshgate validate (the CLI, spawned)', function () {
+  let tmp: string;
+
+  before(function () {
+    if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) {
+      this.timeout(120000);
+      const build = spawnSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', '.'], { cwd: ROOT, encoding: 'utf8' });
+      if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+    }
+    tmp = mkdtempSync(join(tmpdir(), 'meshgate-validate-'));
+  });
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('exits 0 on the seed policies, one line per object, the shared warning once on stderr', () => {
+    const r = meshgate(['validate', '-f', 'examples/policies/osm/', '--state', 'examples/state']);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('egress.policy.openservicemesh.io/httpbin-80 (examples/policies/osm/httpbin-80.yaml#1): valid\n');
+    expect(r.stdout).to.contain('httproutegroup.specs.smi-spec.io/egress-http-route (examples/policies/osm/httpbin-80-route-matches.yaml#1): valid\n');
+    expect(r.stdout.trim().split('\n')).to.have.length(6);
+    expect(r.stderr).to.equal('Warning: meshgate: Egress policies are validated but not yet enforced by the sidecar (see README)\n');
+  });
+
+  it('exits 1 on an invalid object and prints the causes as kubectl does', () => {
+    const r = meshgate(['validate', '-f', 'examples/invalid/port-protocol.yaml']);
+    expect(r.status).to.equal(1);
+    expect(r.stdout).to.equal(
+      'egress.policy.openservicemesh.io/dns-udp (examples/invalid/port-protocol.yaml#1): invalid\n' +
+        'The Egress "dns-udp" is invalid:\n' +
+        '* spec.ports[0].protocol: Unsupported value: "udp": supported values: "http", "https", "tcp", "tcp-server-first"\n',
+    );
+  });
+
+  it('reads standard input with -f -', () => {
+    const bad = meshgate(['validate', '-f', '-'], egressYaml('p', 70000, 'tcp'));
+    expect(bad.status).to.equal(1);
+    expect(bad.stdout).to.equal(
+      'egress.policy.openservicemesh.io/p (-#1): invalid\nThe Egress "p" is invalid:\n' +
+        '* spec.ports[0].number: Invalid value: 70000: must be between 1 and 65535, inclusive\n',
+    );
+  });
+
+  it('prints a machine-readable array with -o json', () => {
+    const r = meshgate(['validate', '-o', 'json', '-f', 'examples/invalid/port-number-string.yaml', '-f', 'examples/policies/osm/tcp-443.yaml', '-f', 'examples/workloads/curl.yaml']);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.equal('');
+    const results = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    expect(results.map((x) => [x.kind, x.name, x.result])).to.deep.equal([
+      ['Egress', 'port-string', 'invalid'],
+      ['Egress', 'tcp-443', 'valid'],
+      ['ServiceAccount', 'curl', 'skipped'],
+      ['Service', 'curl', 'skipped'],
+      ['Deployment', 'curl', 'skipped'],
+    ]);
+    expect(results[0]).to.deep.include({ source: 'examples/invalid/port-number-string.yaml', document: 1, apiVersion: 'policy.openservicemesh.io/v1alpha1', namespace: 'curl' });
+    expect(results[0]!.errors).to.deep.equal([
+      { type: 'FieldValueTypeInvalid', field: 'spec.ports[0].number', message: 'Invalid value: "80": must be an integer' },
+    ]);
+    expect(results[1]!.warnings).to.deep.equal(['meshgate: Egress policies are validated but not yet enforced by the sidecar (see README)']);
+  });
+
+  it('checks input Egresses against each other for server-first conflicts, whatever their order', () => {
+    const a = join(tmp, 'a-sf.yaml');
+    const b = join(tmp, 'b-tcp.yaml');
+    writeFileSync(a, egressYaml('mysql-sf', 3306, 'tcp-server-first'));
+    writeFileSync(b, egressYaml('mysql-tcp', 3306, 'tcp', 'policy.flomesh.io'));
+    for (const order of [[a, b], [b, a]]) {
+      const r = meshgate(['validate', '-f', order[0]!, '-f', order[1]!]);
+      expect(r.status).to.equal(1);
+      expect(r.stdout).to.contain('* spec.ports[0].protocol: Invalid value: "tcp-server-first": conflicts with Egress curl/mysql-tcp (policy.flomesh.io)');
+      expect(r.stdout).to.contain('* spec.ports[0].protocol: Invalid value: "tcp": conflicts with Egress curl/mysql-sf (policy.openservicemesh.io)');
+    }
+    // In-process, the same function: each alone is fine; an Egress in the state counts as existing.
+    const docs = (text: string) => parseDocuments('x.yaml', text);
+    const sf = docs(egressYaml('mysql-sf', 3306, 'tcp-server-first'));
+    const tcp = docs(egressYaml('mysql-tcp', 3306, 'tcp', 'policy.flomesh.io'));
+    expect(validateDocuments(OSM, sf, [], 'default')[0]!.result).to.equal('valid');
+    expect(validateDocuments(OSM, tcp, sf, 'default')[0]!.result).to.equal('invalid');
+    // The same object in the state and the inputs is one object: no conflict with itself.
+    expect(validateDocuments(OSM, docs(egressYaml('mysql-sf', 3306, 'tcp')), sf, 'default')[0]!.result).to.equal('valid');
+  });
+
+  it('counts HTTPRouteGroups in the inputs and in --state as existing', () => {
+    const egressOnly = join(tmp, 'matches.yaml');
+    writeFileSync(
+      egressOnly,
+      'kind: Egress\napiVersion: policy.openservicemesh.io/v1alpha1\nmetadata: {name: httpbin-80, namespace: curl}\n' +
+        'spec:\n  sources: [{kind: ServiceAccount, name: curl, namespace: curl}]\n  hosts: [httpbin.org]\n' +
+        '  ports: [{number: 80, protocol: http}]\n  matches: [{apiGroup: specs.smi-spec.io/v1alpha4, kind: HTTPRouteGroup, name: egress-http-route}]\n',
+    );
+    const r = meshgate(['validate', '-f', egressOnly, '-f', 'examples/policies/osm/egress-http-route-status.yaml']);
+    expect(r.status, r.stdout).to.equal(0);
+    const egressDocs = parseDocuments(egressOnly, readFileSync(egressOnly, 'utf8'));
+    const missing = validateDocuments(OSM, egressDocs, [], 'default')[0]!;
+    expect(missing.result).to.equal('invalid');
+    expect(missing.errors.map(renderFieldError)).to.deep.equal(['spec.matches[0].name: Not found: "egress-http-route"']);
+    const state = parseDocuments('state.yaml', readFileSync('examples/state/egress-http-route.yaml', 'utf8'));
+    expect(validateDocuments(OSM, egressDocs, state, 'default')[0]!.result).to.equal('valid');
+  });
+
+  it('puts objects without a namespace in --namespace (default "default")', () => {
+    const yaml = egressYaml('x', 443, 'tcp').replace('  namespace: curl\nspec', 'spec');
+    const r = meshgate(['validate', '-o', 'json', '-f', '-', '-n', 'team-a'], yaml);
+    expect(r.status).to.equal(0);
+    expect((JSON.parse(r.stdout) as Array<{ namespace: string }>)[0]!.namespace).to.equal('team-a');
+    expect(validateDocuments(OSM, parseDocuments('-', yaml), [], 'default')[0]!.namespace).to.equal('default');
+  });
+
+  it('applies the profile: namespace warnings use its label domain', () => {
+    const r = meshgate(['--profile', 'fsm', 'validate', '-f', 'examples/policies/fsm/tcp-443.yaml', '--state', 'examples/state']);
+    expect(r.status).to.equal(0);
+    expect(r.stderr).to.contain('Warning: namespace "curl" is not in mesh "fsm" (no label flomesh.io/monitored-by=fsm)');
+  });
+
+  describe('exit 2: usage errors and unreadable input, one line on stderr', () => {
+    const cases: [string, string[], RegExp, string?][] = [
+      ['no -f', ['validate'], /^meshgate: validate: give at least one input with -f FILE\|DIR\|-\n$/],
+      ['a missing file', ['validate', '-f', 'no/such.yaml'], /^meshgate: no\/such.yaml: no such file or directory\n$/],
+      ['invalid YAML', ['validate', '-f', '-'], /^meshgate: -: invalid YAML at line \d+ in document 1: /, 'kind: Egress\n  bad: [\n'],
+      ['a document that is not an object', ['validate', '-f', '-'], /^meshgate: -: document 1 is not a Kubernetes object/, '- just\n- a list\n'],
+      ['no objects at all', ['validate', '-f', '-'], /^meshgate: validate: no Kubernetes objects found in -\n$/, '# nothing\n'],
+      ['an unknown output format', ['validate', '-f', 'examples/policies/osm', '-o', 'yaml'], /argument 'yaml' is invalid/],
+      ['an unknown profile', ['--profile', 'istio', 'validate', '-f', 'examples/policies/osm'], /unknown profile "istio"/],
+    ];
+    for (const [what, args, stderr, stdin] of cases) {
+      it(what, () => {
+        const r = meshgate(args, stdin);
+        expect(r.status, r.stdout + r.stderr).to.equal(2);
+        expect(r.stderr).to.match(stderr);
+        expect(r.stderr).to.not.match(/\n\s+at /); // no stack trace
+      });
+    }
+  });
+
+  it('has help text naming the inputs, --state and the exit codes', () => {
+    const r = meshgate(['validate', '--help']);
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.contain('-f, --filename <FILE|DIR|->');
+    expect(r.stdout).to.contain('--state <DIR>');
+    expect(r.stdout).to.contain('Exit status: 0 all valid');
+  });
+});
