@@ -11,7 +11,7 @@ export interface SyntheticSize {
 /**
  * Writes a synthetic cluster state for `meshgate serve --state`: enrolled namespaces, the MeshConfig,
  * HTTPRouteGroups and Egress policies spread across namespaces and ServiceAccounts, with some
- * tcp-server-first ports so the server-first index is populated. Documents are JSON (valid YAML).
+ * tcp-server-first ports so the server-first index is populated. Written as one JSON List.
  */
 export async function writeSyntheticState(dir: string, size: SyntheticSize, profile: Profile = resolveProfile('osm')): Promise<void> {
   await mkdir(dir, { recursive: true });
@@ -64,5 +64,6 @@ export async function writeSyntheticState(dir: string, size: SyntheticSize, prof
       }),
     );
   }
-  await writeFile(join(dir, 'state.yaml'), docs.join('\n---\n') + '\n');
+  // A List, as `kubectl get ... -o json` writes it.
+  await writeFile(join(dir, 'state.json'), `{"apiVersion":"v1","kind":"List","items":[\n${docs.join(',\n')}\n]}\n`);
 }

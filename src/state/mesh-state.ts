@@ -19,7 +19,8 @@ export interface MeshState {
   meshConfig(): MeshConfigSpec | undefined;
   httpRouteGroup(namespace: string, name: string): KubeObject | undefined;
   upstreamTrafficSetting(namespace: string, name: string): KubeObject | undefined;
-  egress(ref: EgressRef): KubeObject | undefined;
+  /** The policy if the state holds it (as its identity: the rules need only the indexes below). */
+  egress(ref: EgressRef): EgressRef | undefined;
   /** Egress policies in `namespace` whose `spec.matches` reference the object `kind`/`name`. */
   egressesReferencing(namespace: string, kind: string, name: string): EgressRef[];
   /**

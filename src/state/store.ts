@@ -61,7 +61,8 @@ export class MeshStore implements MeshState {
   private meshConfigSpec: MeshConfigSpec | undefined;
   private readonly routeGroups = new Map<string, KubeObject>();
   private readonly upstreamSettings = new Map<string, KubeObject>();
-  private readonly egresses = new Map<string, { ref: EgressRef; obj: KubeObject; contrib: EgressContribution }>();
+  /** Egresses are kept only as what they contribute to the indexes: the rules need nothing else, and 100k policies must fit. */
+  private readonly egresses = new Map<string, { ref: EgressRef; contrib: EgressContribution }>();
   /** sourceKey -> port -> egressKey -> protocols */
   private readonly portIndex = new Map<string, Map<number, Map<string, Set<string>>>>();
   /** `ns/kind/name` -> egress keys */
@@ -83,8 +84,8 @@ export class MeshStore implements MeshState {
   upstreamTrafficSetting(namespace: string, name: string): KubeObject | undefined {
     return this.upstreamSettings.get(key(namespace, name));
   }
-  egress(ref: EgressRef): KubeObject | undefined {
-    return this.egresses.get(key(ref.group, ref.namespace, ref.name))?.obj;
+  egress(ref: EgressRef): EgressRef | undefined {
+    return this.egresses.get(key(ref.group, ref.namespace, ref.name))?.ref;
   }
   egressesReferencing(namespace: string, kind: string, name: string): EgressRef[] {
     const keys = this.refIndex.get(key(namespace, kind, name));
@@ -198,7 +199,7 @@ export class MeshStore implements MeshState {
     const k = key(ref.group, ref.namespace, ref.name);
     this.removeEgress(k);
     const contrib = egressContribution(ref.namespace, obj);
-    this.egresses.set(k, { ref, obj, contrib });
+    this.egresses.set(k, { ref, contrib });
     for (const use of contrib.portUses) {
       let byPort = this.portIndex.get(use.sourceKey);
       if (!byPort) this.portIndex.set(use.sourceKey, (byPort = new Map()));
