@@ -185,7 +185,7 @@ describe('meshgate serve (the CLI, as a process)', function () {
     await writeFile(join(dir, 'a.crt'), certs.cert);
     await writeFile(join(dir, 'b.key'), other.key);
     const cases: Array<[string[], RegExp]> = [
-      [['--state', stateDir, '--port', '0'], /^meshgate: no TLS certificate: pass --tls-cert\/--tls-key or --dev\n$/],
+      [['--state', stateDir, '--port', '0'], /^meshgate: no TLS certificate: pass --tls-cert\/--tls-key, --cert-secret NAME \(in a cluster\) or --dev \(local development\)\n$/],
       [['--dev', '--state', stateDir, '--sidecar-mode', 'ambient'], /^meshgate: --sidecar-mode \(MESHGATE_SIDECAR_MODE\): unknown value "ambient": use one of classic, native\n$/],
       [['--dev', '--state', join(dir, 'missing'), '--port', '0'], /^meshgate: --state .*missing: /],
       [['--tls-cert', join(dir, 'a.crt'), '--state', stateDir], /^meshgate: --tls-key: missing: --tls-cert and --tls-key go together\n$/],

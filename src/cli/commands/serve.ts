@@ -1,14 +1,16 @@
 import { Option, type Command } from 'commander';
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { pino, type Logger } from 'pino';
+import type { CertificateSource } from '../../certs/certificate-source.js';
+import { FileCertificateSource } from '../../certs/file-certificate-source.js';
 import { serviceDnsNames } from '../../certs/generate.js';
 import { DirStateSource } from '../../cluster/state-dir.js';
 import { WEBHOOK_PORT, type Profile } from '../../profile.js';
 import type { StateSource } from '../../state/mesh-state.js';
 import { ensureDevCertificates } from '../../webhook/dev-certificates.js';
-import { createWebhookServer, type TlsMaterial, type WebhookServer } from '../../webhook/server.js';
+import { createWebhookServer, type TlsMaterial } from '../../webhook/server.js';
 import { UserError } from '../errors.js';
 import { profileFrom } from '../global-options.js';
 import { addSettingsOptions, settingsFrom, type SettingsOptionValues } from '../settings-options.js';
@@ -25,6 +27,10 @@ interface ServeOptions extends SettingsOptionValues {
   tlsCert?: string;
   tlsKey?: string;
   dev?: boolean;
+  certSecret?: string;
+  serviceName: string;
+  validatingWebhookConfig?: string;
+  mutatingWebhookConfig?: string;
   logLevel: string;
   shutdownDelay: string;
 }
@@ -42,6 +48,14 @@ export function register(program: Command): void {
     .addOption(new Option('--tls-cert <file>', 'PEM serving certificate (reloaded when the file changes)').env('MESHGATE_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert').env('MESHGATE_TLS_KEY'))
     .option('--dev', `generate (or reuse) a development CA and certificate in ${DEV_CERTS_DIR}/`)
+    .addOption(
+      new Option('--cert-secret <name>', 'in a cluster: keep the CA and serving certificate in this Secret of the control namespace, renew them and publish the caBundle').env(
+        'MESHGATE_CERT_SECRET',
+      ),
+    )
+    .addOption(new Option('--service-name <name>', 'the webhook Service (its DNS names go into the serving certificate)').env('MESHGATE_SERVICE_NAME').default(WEBHOOK_SERVICE_NAME))
+    .addOption(new Option('--validating-webhook-config <name>', 'with --cert-secret: the ValidatingWebhookConfiguration that gets the caBundle').env('MESHGATE_VALIDATING_WEBHOOK_CONFIG'))
+    .addOption(new Option('--mutating-webhook-config <name>', 'with --cert-secret: the MutatingWebhookConfiguration that gets the caBundle').env('MESHGATE_MUTATING_WEBHOOK_CONFIG'))
     .addOption(new Option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`).env('MESHGATE_LOG_LEVEL').default('info'))
     .addOption(
       new Option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with readiness false before closing (endpoint propagation)')
@@ -98,47 +112,52 @@ interface TlsChoice {
   /** What the start line says about the certificate. */
   describe: string;
   caPath?: string;
-  /** Starts watching certificate files, if any; returns the stop function. */
-  watch?: (server: WebhookServer, logger: Logger) => () => void;
+  /** Where renewed certificates come from (mounted files, or the Secret the server manages). */
+  source?: CertificateSource;
 }
 
-async function chooseTls(opts: ServeOptions, profile: Profile): Promise<TlsChoice> {
-  if (opts.dev && (opts.tlsCert || opts.tlsKey)) throw new UserError('--dev: use either --dev or --tls-cert/--tls-key, not both');
+async function chooseTls(opts: ServeOptions, profile: Profile, logger: Logger): Promise<TlsChoice> {
+  const modes = [opts.dev && '--dev', (opts.tlsCert || opts.tlsKey) && '--tls-cert/--tls-key', opts.certSecret && '--cert-secret'].filter(Boolean);
+  if (modes.length > 1) throw new UserError(`${modes[0]}: use one of --dev, --tls-cert/--tls-key or --cert-secret, not ${modes.join(' and ')}`);
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
     throw new UserError(`${opts.tlsCert ? '--tls-key' : '--tls-cert'}: missing: --tls-cert and --tls-key go together`);
   }
   if (opts.tlsCert && opts.tlsKey) {
     const certPath = opts.tlsCert;
-    const keyPath = opts.tlsKey;
-    return {
-      tls: readTlsFiles(certPath, keyPath),
-      describe: `certificate: ${certPath}`,
-      // Certificates mounted from a Secret (cert-manager) change in place: reload them.
-      watch: (server, logger) => {
-        const reload = () => {
-          try {
-            server.updateTls(readTlsFiles(certPath, keyPath));
-          } catch (err) {
-            logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'certificate files changed but cannot be used; keeping the current certificate');
-          }
-        };
-        const w1 = watchFile(certPath, { interval: 10_000 }, reload);
-        const w2 = watchFile(keyPath, { interval: 10_000 }, reload);
-        w1.unref();
-        w2.unref();
-        return () => {
-          unwatchFile(certPath, reload);
-          unwatchFile(keyPath, reload);
-        };
-      },
-    };
+    // Fail fast with a precise message; then the file source keeps them fresh (cert-manager renews in place).
+    readTlsFiles(certPath, opts.tlsKey);
+    const files = new FileCertificateSource({ certFile: certPath, keyFile: opts.tlsKey, logger });
+    return { source: files, tls: await files.start(), describe: `certificate: ${certPath}` };
+  }
+  if (opts.certSecret) {
+    const [{ CertificateManager }, { kubeCertificateApi }, { loadKubeConfig }] = await Promise.all([
+      import('../../certs/certificate-manager.js'),
+      import('../../certs/kube-certificate-api.js'),
+      import('../../cluster/kube-config.js'),
+    ]);
+    let manager;
+    try {
+      manager = new CertificateManager({
+        api: kubeCertificateApi(loadKubeConfig(opts.kubeconfig)),
+        namespace: profile.controlNamespace,
+        secretName: opts.certSecret,
+        serviceName: opts.serviceName,
+        ...(opts.validatingWebhookConfig ? { validatingWebhookConfiguration: opts.validatingWebhookConfig } : {}),
+        ...(opts.mutatingWebhookConfig ? { mutatingWebhookConfiguration: opts.mutatingWebhookConfig } : {}),
+        logger,
+      });
+      return { source: manager, tls: await manager.start(), describe: `certificate: Secret ${profile.controlNamespace}/${opts.certSecret}` };
+    } catch (err) {
+      manager?.stop();
+      throw new UserError(`--cert-secret ${opts.certSecret}: ${err instanceof Error ? err.message : String(err)}`, 1);
+    }
   }
   if (opts.dev) {
-    const dnsNames = ['localhost', ...serviceDnsNames(WEBHOOK_SERVICE_NAME, profile.controlNamespace)];
+    const dnsNames = ['localhost', ...serviceDnsNames(opts.serviceName, profile.controlNamespace)];
     const dev = await ensureDevCertificates(DEV_CERTS_DIR, dnsNames);
     return { tls: { cert: dev.cert, key: dev.key }, describe: `CA: ${dev.caPath}`, caPath: dev.caPath };
   }
-  throw new UserError('no TLS certificate: pass --tls-cert/--tls-key or --dev');
+  throw new UserError('no TLS certificate: pass --tls-cert/--tls-key, --cert-secret NAME (in a cluster) or --dev (local development)');
 }
 
 async function chooseSource(opts: ServeOptions, profile: Profile, logger: Logger): Promise<{ source: StateSource; describe: string; startInBackground: boolean }> {
@@ -173,7 +192,7 @@ async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
   }
   const settings = settingsFrom(opts);
   const logger = pino({ level: opts.logLevel, base: { name: 'meshgate' } });
-  const tls = await chooseTls(opts, profile);
+  const tls = await chooseTls(opts, profile, logger);
   const { source, describe: stateDescription, startInBackground } = await chooseSource(opts, profile, logger);
 
   if (!startInBackground) {
@@ -197,7 +216,11 @@ async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
       1,
     );
   }
-  const stopWatching = tls.watch?.(server, logger);
+  const unsubscribe = tls.source?.onChange((material) => server.updateTls(material));
+  const stopWatching = () => {
+    unsubscribe?.();
+    tls.source?.stop();
+  };
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -208,7 +231,7 @@ async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
       server.setDraining();
       if (shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, shutdownDelayMs));
       await server.close();
-      stopWatching?.();
+      stopWatching();
       try {
         await source.stop();
       } catch (err) {

@@ -1,0 +1,317 @@
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  ListWatch,
+  Watch,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { KubeObject } from '../state/types.js';
+import { describeApiFailure, failureOf } from './api-errors.js';
+import { apiPath, apiVersion, resourceName, type WatchedResource } from './watched-resources.js';
+
+/**
+ * Where one informer stands:
+ * - `starting`: never listed yet (its objects are unknown);
+ * - `synced`: listed and its watch is streaming;
+ * - `resyncing`: the watch broke; reconnecting from the last resourceVersion (or relisting);
+ * - `not-installed`: the API server answered 404 — the CRD does not exist, so no such objects exist;
+ * - `failing`: list or watch failed (unreachable, forbidden, ...); retrying with backoff.
+ */
+export type InformerPhase = 'starting' | 'synced' | 'resyncing' | 'not-installed' | 'failing';
+
+export interface InformerStatus {
+  resource: string;
+  phase: InformerPhase;
+  /** Why it is not synced (empty when synced or not installed). */
+  reason?: string;
+  /** The last resourceVersion seen (from the list, an event or a bookmark). */
+  resourceVersion: string;
+}
+
+export interface InformerTiming {
+  /** First retry delay after a failed list/watch; doubles up to `maxRetryMs`. */
+  baseRetryMs: number;
+  maxRetryMs: number;
+  /** How often a not-installed CRD is looked for again. */
+  notInstalledRetryMs: number;
+  /** A watch with no data (events or bookmarks) for this long is assumed dead and reopened. */
+  watchIdleTimeoutMs: number;
+  /** An opened watch with no event yet counts as streaming after this long without an ERROR line. */
+  watchSettleMs: number;
+}
+
+export const DEFAULT_TIMING: InformerTiming = {
+  baseRetryMs: 500,
+  maxRetryMs: 30_000,
+  notInstalledRetryMs: 30_000,
+  watchIdleTimeoutMs: 90_000,
+  watchSettleMs: 100,
+};
+
+export interface InformerSink {
+  /** The complete current list (initial list and every relist): replace what was held. */
+  replaceAll(objects: KubeObject[]): void;
+  upsert(obj: KubeObject): void;
+  remove(obj: KubeObject): void;
+  /** Called whenever the phase changes (readiness is derived from all phases). */
+  phaseChanged(): void;
+}
+
+interface WatchHooks {
+  stopped(): boolean;
+  connected(): void;
+  disconnected(err: unknown): void;
+}
+
+/**
+ * client-node's Watch with what an informer needs added: `allowWatchBookmarks` (so quiet resources
+ * keep a fresh resourceVersion and survive history compaction), a hook when the stream is open
+ * (readiness), and no new watch once stopped (ListWatch would otherwise reopen one after its
+ * reconnect delay).
+ */
+class TrackedWatch extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly hooks: WatchHooks,
+    idleTimeoutMs: number,
+    private readonly settleMs: number,
+  ) {
+    super(config);
+    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = idleTimeoutMs;
+  }
+
+  override async watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    done: (err: any) => void,
+  ): Promise<AbortController> {
+    if (this.hooks.stopped()) {
+      const c = new AbortController();
+      c.abort();
+      return c;
+    }
+    let finished = false;
+    let failed = false;
+    let settle: NodeJS.Timeout | undefined;
+    const streaming = () => {
+      if (settle) clearTimeout(settle);
+      settle = undefined;
+      if (!finished && !failed) this.hooks.connected();
+    };
+    const controller = await super.watch(
+      path,
+      { ...queryParams, allowWatchBookmarks: true },
+      (phase, obj, watchObj) => {
+        // An ERROR line (410 Gone, as kube-apiserver sends it) arrives on a 200 stream: the watch
+        // is not healthy even though it opened.
+        if (phase === 'ERROR') failed = true;
+        else if (settle) streaming();
+        callback(phase, obj, watchObj);
+      },
+      (err) => {
+        finished = true;
+        if (settle) clearTimeout(settle);
+        this.hooks.disconnected(err);
+        done(err);
+      },
+    );
+    // The response headers arrived. The stream counts as healthy on its first event or bookmark,
+    // or once it has stayed open for a moment without an ERROR line (a quiet resource sends
+    // nothing), so a 200 that carries only "410 Gone" never reads as synced.
+    if (!finished) {
+      settle = setTimeout(streaming, this.settleMs);
+      settle.unref();
+    }
+    return controller;
+  }
+}
+
+/**
+ * One informer (client-node ListWatch) on one resource, made to survive what a long-running
+ * webhook meets: ListWatch stops for good on any error other than 410 Gone and a client timeout,
+ * so this restarts it with exponential backoff (resuming from the last resourceVersion); a 404 means
+ * the CRD is not installed, which is a valid, empty state, and is looked for again periodically.
+ */
+export class ResilientInformer {
+  private listWatch: ListWatch<KubernetesObject> | undefined;
+  private currentPhase: InformerPhase = 'starting';
+  private reason: string | undefined = 'waiting for the initial list';
+  private stopped = true;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private attempts = 0;
+  private lastOp: 'list' | 'watch' = 'list';
+  private everSynced = false;
+  private readonly wakeups = new Set<() => void>();
+  private readonly name: string;
+  private readonly log: Logger;
+  private readonly server: string;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly resource: WatchedResource,
+    private readonly sink: InformerSink,
+    logger: Logger,
+    private readonly timing: InformerTiming = DEFAULT_TIMING,
+  ) {
+    this.name = resourceName(resource);
+    this.log = logger.child({ resource: this.name });
+    this.server = kc.getCurrentCluster()?.server ?? '(no server)';
+  }
+
+  get phase(): InformerPhase {
+    return this.currentPhase;
+  }
+
+  status(): InformerStatus {
+    return {
+      resource: this.name,
+      phase: this.currentPhase,
+      ...(this.reason ? { reason: this.reason } : {}),
+      resourceVersion: this.listWatch?.latestResourceVersion() ?? '',
+    };
+  }
+
+  /** Synced, or confirmed not installed: either way the state holds every object that exists. */
+  isSynced(): boolean {
+    return this.currentPhase === 'synced' || this.currentPhase === 'not-installed';
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.listWatch = this.makeListWatch();
+    void this.listWatch.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    for (const wake of this.wakeups) wake();
+    await this.listWatch?.stop();
+  }
+
+  private makeListWatch(): ListWatch<KubernetesObject> {
+    const watch = new TrackedWatch(
+      this.kc,
+      {
+        stopped: () => this.stopped,
+        connected: () => this.onConnected(),
+        disconnected: (err) => this.onDisconnected(err),
+      },
+      this.timing.watchIdleTimeoutMs,
+      this.timing.watchSettleMs,
+    );
+    const lw = new ListWatch<KubernetesObject>(apiPath(this.resource), watch, () => this.list(), false, undefined, undefined, {
+      delayFn: (ms) => this.sleep(Math.min(ms, this.timing.maxRetryMs)),
+    });
+    lw.on('add', (o) => this.sink.upsert(this.stamp(o)));
+    lw.on('update', (o) => this.sink.upsert(this.stamp(o)));
+    lw.on('delete', (o) => this.sink.remove(this.stamp(o)));
+    lw.on('error', (err) => this.onError(err));
+    return lw;
+  }
+
+  /** Lists, stamps kind/apiVersion (built-in list items lack them) and replaces the held objects. */
+  private async list(): Promise<KubernetesListObject<KubernetesObject>> {
+    this.lastOp = 'list';
+    const r = this.resource;
+    let list: KubernetesListObject<KubernetesObject>;
+    if (!r.group) {
+      list = (await this.kc.makeApiClient(CoreV1Api).listNamespace()) as KubernetesListObject<KubernetesObject>;
+    } else {
+      const api = this.kc.makeApiClient(CustomObjectsApi);
+      list = (
+        r.namespace
+          ? await api.listNamespacedCustomObject({ group: r.group, version: r.version, namespace: r.namespace, plural: r.plural })
+          : await api.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural })
+      ) as KubernetesListObject<KubernetesObject>;
+    }
+    list.items = (list.items ?? []).map((o) => this.stamp(o) as KubernetesObject);
+    if (this.currentPhase === 'not-installed') this.log.info(`${this.name} is installed now; watching it`);
+    this.sink.replaceAll(list.items as KubeObject[]);
+    this.lastOp = 'watch';
+    return list;
+  }
+
+  private stamp(o: KubernetesObject): KubeObject {
+    const obj = o as KubeObject;
+    if (!obj.apiVersion) obj.apiVersion = apiVersion(this.resource);
+    if (!obj.kind) obj.kind = this.resource.kind;
+    return obj;
+  }
+
+  private onConnected(): void {
+    if (this.stopped) return;
+    this.attempts = 0;
+    if (!this.everSynced) this.log.info({ resourceVersion: this.listWatch?.latestResourceVersion() }, `${this.name} synced`);
+    else if (this.currentPhase !== 'synced') this.log.info(`${this.name} watch re-established`);
+    this.everSynced = true;
+    this.setPhase('synced', undefined);
+  }
+
+  private onDisconnected(err: unknown): void {
+    if (this.stopped) return;
+    if (this.currentPhase === 'synced') {
+      const f = err ? failureOf(err) : undefined;
+      if (f?.code === 410) this.log.info(`${this.name} watch expired (410 Gone); relisting`);
+      else this.log.debug({ err: f?.message }, `${this.name} watch closed; reconnecting`);
+      this.setPhase('resyncing', 'watch disconnected; reconnecting');
+    }
+  }
+
+  private onError(err: unknown): void {
+    if (this.stopped) return;
+    const f = failureOf(err);
+    if (f.code === 404) {
+      if (this.currentPhase !== 'not-installed') {
+        this.log.warn(`${this.name} is not installed; retrying`);
+        // No such CRD means no such objects: an empty, complete state.
+        this.sink.replaceAll([]);
+        this.setPhase('not-installed', undefined);
+      }
+      // Forget the resourceVersion and cache: when the CRD appears, start from a fresh list.
+      this.listWatch = this.makeListWatch();
+      this.scheduleRestart(this.timing.notInstalledRetryMs);
+      return;
+    }
+    const delay = Math.min(this.timing.baseRetryMs * 2 ** this.attempts, this.timing.maxRetryMs);
+    this.attempts++;
+    const message = describeApiFailure(err, { verb: this.lastOp, group: this.resource.group, resource: this.resource.plural, ...(this.resource.namespace ? { namespace: this.resource.namespace } : {}) }, this.server);
+    this.log.warn({ attempt: this.attempts, retryInMs: delay }, message);
+    this.setPhase('failing', `${message}; retrying in ${Math.ceil(delay / 1000)}s`);
+    this.scheduleRestart(delay);
+  }
+
+  private scheduleRestart(delayMs: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.stopped) return;
+      // start() keeps the resourceVersion: the watch resumes where it stopped (or relists if none).
+      void this.listWatch!.start();
+    }, delayMs);
+  }
+
+  private setPhase(phase: InformerPhase, reason: string | undefined): void {
+    const changed = phase !== this.currentPhase || reason !== this.reason;
+    this.currentPhase = phase;
+    this.reason = reason;
+    if (changed) this.sink.phaseChanged();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(t);
+        this.wakeups.delete(wake);
+        resolve();
+      };
+      const t = setTimeout(wake, ms);
+      this.wakeups.add(wake);
+    });
+  }
+}

@@ -1,0 +1,123 @@
+import { EGRESS_GROUPS, SMI_SPECS_GROUP, meshKeys, type Profile } from '../profile.js';
+import { commonLabels, type InstallNames } from './names.js';
+import type { InstallOptions, KubeObject } from './types.js';
+
+/** Namespaces no webhook may gate pods in: a Fail-policy webhook there could block the cluster or meshgate's own recovery. */
+export function protectedNamespaces(controlNamespace: string): string[] {
+  return [controlNamespace, 'kube-system', 'kube-public'];
+}
+
+/**
+ * Enrolled (`D/monitored-by=<mesh>`), not ignored, and not a protected namespace (by the
+ * `kubernetes.io/metadata.name` label the API server sets on every namespace; OSM selected on a
+ * `name` label that never existed).
+ */
+function enrolledNamespaceSelector(profile: Profile, opts: Pick<InstallOptions, 'meshName' | 'namespace'>) {
+  const keys = meshKeys(profile);
+  return {
+    matchExpressions: [
+      { key: keys.monitoredBy, operator: 'In', values: [opts.meshName] },
+      { key: keys.ignore, operator: 'DoesNotExist' },
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: protectedNamespaces(opts.namespace) },
+    ],
+  };
+}
+
+function clientConfig(names: InstallNames, path: '/validate' | '/mutate') {
+  return { service: { name: names.service, namespace: names.namespace, path, port: 443 } };
+}
+
+/** Settings SPEC §6 fixes for every webhook. */
+const COMMON = {
+  failurePolicy: 'Fail',
+  sideEffects: 'None',
+  timeoutSeconds: 10,
+  admissionReviewVersions: ['v1'],
+  matchPolicy: 'Equivalent',
+} as const;
+
+function certManagerAnnotations(names: InstallNames, certManager: boolean): Record<string, string> | undefined {
+  return certManager ? { 'cert-manager.io/inject-ca-from': `${names.namespace}/${names.servingCertificate}` } : undefined;
+}
+
+/**
+ * Validating: policies (Egress of both groups, HTTPRouteGroup, the profile's MeshConfig) in every
+ * namespace, so a policy in a namespace not yet enrolled is still checked; and the pod bypass guard
+ * on Pod CREATE in enrolled namespaces. The pod webhook excludes the control namespace, kube-system
+ * and kube-public like the mutating one: the guard has nothing to guard there (nothing is injected)
+ * and a Fail-policy webhook on those would deadlock meshgate's own restart or the cluster's
+ * add-ons if one were ever labelled into the mesh.
+ */
+export function validatingWebhookConfiguration(profile: Profile, names: InstallNames, opts: InstallOptions): KubeObject {
+  const annotations = certManagerAnnotations(names, opts.certManager);
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: {
+      name: names.validatingWebhookConfiguration,
+      labels: commonLabels(opts.meshName),
+      ...(annotations ? { annotations } : {}),
+    },
+    webhooks: [
+      {
+        name: names.policyWebhook,
+        clientConfig: clientConfig(names, '/validate'),
+        rules: [
+          {
+            apiGroups: [...EGRESS_GROUPS],
+            apiVersions: ['v1alpha1'],
+            resources: ['egresses'],
+            operations: ['CREATE', 'UPDATE'],
+            scope: 'Namespaced',
+          },
+          {
+            apiGroups: [SMI_SPECS_GROUP],
+            apiVersions: ['v1alpha4'],
+            resources: ['httproutegroups'],
+            operations: ['CREATE', 'UPDATE', 'DELETE'],
+            scope: 'Namespaced',
+          },
+          {
+            apiGroups: [profile.meshConfig.group],
+            apiVersions: [profile.meshConfig.version],
+            resources: ['meshconfigs'],
+            operations: ['CREATE', 'UPDATE'],
+            scope: 'Namespaced',
+          },
+        ],
+        ...COMMON,
+      },
+      {
+        name: names.podGuardWebhook,
+        clientConfig: clientConfig(names, '/validate'),
+        rules: [{ apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE'], scope: 'Namespaced' }],
+        namespaceSelector: enrolledNamespaceSelector(profile, opts),
+        ...COMMON,
+      },
+    ],
+  };
+}
+
+/** Mutating: sidecar injection on Pod CREATE in enrolled, non-ignored, non-protected namespaces. */
+export function mutatingWebhookConfiguration(profile: Profile, names: InstallNames, opts: InstallOptions): KubeObject {
+  const annotations = certManagerAnnotations(names, opts.certManager);
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: {
+      name: names.mutatingWebhookConfiguration,
+      labels: commonLabels(opts.meshName),
+      ...(annotations ? { annotations } : {}),
+    },
+    webhooks: [
+      {
+        name: names.injectWebhook,
+        clientConfig: clientConfig(names, '/mutate'),
+        rules: [{ apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE'], scope: 'Namespaced' }],
+        namespaceSelector: enrolledNamespaceSelector(profile, opts),
+        reinvocationPolicy: 'Never',
+        ...COMMON,
+      },
+    ],
+  };
+}
