@@ -59,7 +59,7 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
   if (sidecarCfg.logLevel !== undefined) {
     const lvl = String(sidecarCfg.logLevel).toLowerCase();
     if ((ENVOY_LOG_LEVELS as readonly string[]).includes(lvl)) logLevel = lvl;
-    else warnings.push(`MeshConfig sidecar.logLevel ${JSON.stringify(sidecarCfg.logLevel)} is not an Envoy log level; using "${DEFAULT_LOG_LEVEL}"`);
+    else warnings.push(`MeshConfig sidecar.logLevel ${quotedForWarning(sidecarCfg.logLevel)} is not an Envoy log level; using "${DEFAULT_LOG_LEVEL}"`);
   }
 
   const interception = interceptionOptions(profile, settings.clusterCIDRs, exclusions.value, backend.value);
@@ -95,6 +95,16 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
     );
   }
   return { ok: true, plan: { mode: mode.value, interception, initContainer, sidecar, warnings } };
+}
+
+/**
+ * A user's value inside a warning: quoted, cut to 40 characters, and with the line separators and
+ * C1 controls JSON.stringify leaves alone escaped too, so the warning stays one line (found by fuzzing).
+ */
+function quotedForWarning(value: unknown): string {
+  const s = String(value);
+  const cut = s.length > 40 ? `${s.slice(0, 37)}...` : s;
+  return JSON.stringify(cut).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

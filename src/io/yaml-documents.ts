@@ -85,7 +85,13 @@ export function parseDocuments(source: string, text: string): SourcedDocument[] 
       const line = e.linePos?.[0]?.line;
       throw new InputError(source, `invalid YAML${line ? ` at line ${line}` : ''} in document ${index + 1}: ${e.message.split('\n')[0]}`);
     }
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    } catch (err) {
+      // An alias without its anchor, or too many aliases (a "billion laughs" bomb), only shows up here.
+      throw new InputError(source, `invalid YAML in document ${index + 1}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+    }
     if (value === null || value === undefined) return;
     const items = isList(value) ? (value as { items: unknown[] }).items : [value];
     for (const item of items) out.push({ source, index, value: item });

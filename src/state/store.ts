@@ -7,7 +7,8 @@ export const STATE_KINDS = ['Namespace', 'MeshConfig', 'HTTPRouteGroup', 'Egress
 export type StateKind = (typeof STATE_KINDS)[number];
 
 export function groupOf(apiVersion: string | undefined): string {
-  if (!apiVersion) return '';
+  // Stored objects come from files and watches as they are: a non-string apiVersion has no group.
+  if (typeof apiVersion !== 'string' || !apiVersion) return '';
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
 }
