@@ -1,3 +1,4 @@
+import { quote } from '../policy/field-errors.js';
 import type { Profile } from '../profile.js';
 import type { MeshgateSettings } from '../settings.js';
 import type { MeshConfigSpec } from '../state/types.js';
@@ -6,7 +7,7 @@ import { renderBootstrap } from './bootstrap.js';
 import { mergeExclusions } from './exclusions.js';
 import { buildInitContainer, interceptionOptions } from './init-container.js';
 import { InterceptionOptionError, type InterceptionOptions } from './iptables/script.js';
-import { cloneJson, type Container, type Pod } from './pod.js';
+import type { Container, Pod } from './pod.js';
 import { DEFAULT_LOG_LEVEL, ENVOY_LOG_LEVELS, SIDECAR_NAME, buildSidecar } from './sidecar.js';
 import { renderStatus } from './status.js';
 
@@ -104,11 +105,14 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
 function quotedForWarning(value: unknown): string {
   const s = String(value);
   const cut = s.length > 40 ? `${s.slice(0, 37)}...` : s;
-  return JSON.stringify(cut).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return quote(cut);
 }
 
 /**
- * pod → pod' (SPEC §5). Returns a new object; the input is not modified. Classic: iptables init
+ * pod → pod' (SPEC §5). Returns a new object and never modifies the input: what changes is copied
+ * (spec, the container lists, metadata and annotations), everything else is shared with the input.
+ * Sharing keeps admission cheap and lets the diff skip unchanged subtrees by identity, so a pod
+ * nested as deep as the API server allows is patched without recursing through it. Classic: iptables init
  * container appended after the pod's own, Envoy appended to containers. Native: iptables init
  * container, then Envoy (restartPolicy Always), then the pod's own init containers.
  */
@@ -116,7 +120,7 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectResult {
   const planned = planInjection(pod, ctx);
   if (!planned.ok) return { kind: 'deny', message: planned.message };
   const { plan } = planned;
-  const out = cloneJson(pod);
+  const out: Pod = { ...pod, spec: { ...pod.spec } };
   const own = out.spec.initContainers ?? [];
   if (plan.mode === 'native') {
     out.spec.initContainers = [plan.initContainer, plan.sidecar, ...own];

@@ -83,11 +83,6 @@ export function parsePod(value: unknown): Pod | undefined {
   return podSchema.safeParse(value).success ? (value as Pod) : undefined;
 }
 
-/** A deep copy of a JSON value (pods come from JSON, so this loses nothing). */
-export function cloneJson<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
-
 export function podDisplayName(pod: Pod): string {
   const m = pod.metadata ?? {};
   return m.name ?? (m.generateName ? `${m.generateName}*` : '<unnamed>');

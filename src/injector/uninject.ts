@@ -1,5 +1,5 @@
 import { MESHGATE_ANNOTATIONS } from './annotations.js';
-import { cloneJson, type Pod } from './pod.js';
+import type { Pod } from './pod.js';
 import { readStatus } from './status.js';
 
 export type UninjectResult =
@@ -18,7 +18,8 @@ export function uninject(pod: Pod): UninjectResult {
   if (!status.ok) return { kind: 'error', message: status.message };
   if (status.value === undefined) return { kind: 'not-injected', pod };
   const s = status.value;
-  const out = cloneJson(pod);
+  // Copy what changes, share the rest (the input is never modified).
+  const out: Pod = { ...pod, spec: { ...pod.spec } };
   out.spec.containers = out.spec.containers.filter((c) => !s.containers.includes(c.name));
   if (out.spec.initContainers) {
     out.spec.initContainers = out.spec.initContainers.filter((c) => !s.initContainers.includes(c.name));
@@ -27,6 +28,9 @@ export function uninject(pod: Pod): UninjectResult {
   if (out.spec.volumes && s.volumes.length > 0) {
     out.spec.volumes = out.spec.volumes.filter((v) => !s.volumes.includes(v.name));
     if (out.spec.volumes.length === 0) delete out.spec.volumes;
+  }
+  if (out.metadata?.annotations) {
+    out.metadata = { ...out.metadata, annotations: { ...out.metadata.annotations } };
   }
   const annotations = out.metadata?.annotations;
   if (out.metadata && annotations) {

@@ -21,9 +21,17 @@ export interface FieldError {
   message: string;
 }
 
+/**
+ * A string quoted like Go's %q, on one line: JSON escapes plus the C1 controls and line separators
+ * JSON.stringify leaves as they are (messages and warnings must stay one line).
+ */
+export function quote(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Formats a value the way apimachinery does: strings quoted (%q), numbers and booleans bare. */
 export function formatValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return quote(value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (value === null || value === undefined) return 'null';
   try {

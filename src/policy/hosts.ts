@@ -1,3 +1,4 @@
+import { quote } from './field-errors.js';
 import { cidrFamily, ipFamily } from './cidr.js';
 import { dns1123SubdomainErrors, labelsWithinLimit, wildcardSubdomainErrors } from './dns-names.js';
 
@@ -39,12 +40,12 @@ export function hostErrors(host: string): string[] {
 
   const family = ipFamily(name);
   if (family) {
-    return [`an IP address is not a host name: use spec.ipAddresses with a CIDR such as "${name}/${family === 'ipv4' ? 32 : 128}"`];
+    return [`an IP address is not a host name: use spec.ipAddresses with a CIDR such as ${quote(`${name}/${family === 'ipv4' ? 32 : 128}`)}`];
   }
-  if (fixes.length > 0) return [`${fixes.join(', ')}: use "${name.toLowerCase()}"`];
+  if (fixes.length > 0) return [`${fixes.join(', ')}: use ${quote(name.toLowerCase())}`];
 
   if (name !== name.toLowerCase() && nameErrors(name.toLowerCase()).length === 0) {
-    return [`must be lower case: use "${name.toLowerCase()}"`];
+    return [`must be lower case: use ${quote(name.toLowerCase())}`];
   }
   return nameErrors(name);
 }

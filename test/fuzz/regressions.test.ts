@@ -80,4 +80,47 @@ describe('fuzz regressions (minimal counterexamples of bugs the fuzzers found)',
       checkMutationOutcome(outcome, pod);
     }
   });
+
+  it('a pod with a field nested 9,000 levels deep (managedFields) is injected, the patch untouched by the depth (was: RangeError from a deep clone, a 500)', () => {
+    let deep: Record<string, unknown> = {};
+    const root = deep;
+    for (let i = 0; i < 9000; i++) deep = (deep[`f:${i}`] = {}) as Record<string, unknown>;
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { generateName: 'curl-', managedFields: [{ manager: 'kubectl', operation: 'Update', fieldsV1: root }] },
+      spec: { serviceAccountName: 'curl', containers: [{ name: 'curl', image: 'curlimages/curl' }] },
+    };
+    const store = new MeshStore(resolveProfile('osm'));
+    store.upsert({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'curl', labels: { 'openservicemesh.io/monitored-by': 'osm' }, annotations: { 'openservicemesh.io/sidecar-injection': 'enabled' } } });
+    const outcome = mutatePod(
+      { uid: 'deep', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'curl', name: '', object: pod, oldObject: undefined, dryRun: false },
+      store,
+      DEFAULT_SETTINGS,
+    );
+    expect(outcome.action).to.equal('patch');
+    if (outcome.action !== 'patch') return;
+    expect(outcome.patch.map((op) => op.path).filter((p) => p.includes('managedFields'))).to.deep.equal([]);
+    expect(outcome.patch.map((op) => op.path)).to.include.members(['/spec/containers/1', '/spec/initContainers']);
+  });
+
+  it('an unknown field named "\\n" and a host "\\n#": every field and message of the denial stays on one line (was: a raw newline in causes[].field and in the hint)', () => {
+    const store = new MeshStore(resolveProfile('osm'));
+    const outcome = validateAdmission(
+      egressInput({
+        apiVersion: 'policy.openservicemesh.io/v1alpha1',
+        kind: 'Egress',
+        metadata: { name: 'x', namespace: 'curl' },
+        spec: { sources: [{ kind: 'ServiceAccount', name: 'curl', namespace: 'curl' }], hosts: ['\n#', 'a\u2028b.com'], ports: [{ number: 80, protocol: 'http', '\n': 0 }] },
+      }),
+      store,
+      DEFAULT_SETTINGS,
+    );
+    expect(outcome.errors.length).to.be.greaterThan(1);
+    for (const e of outcome.errors) {
+      expect(e.field, e.field).to.not.match(/[\n\r\u0085\u2028\u2029]/);
+      expect(e.message, e.message).to.not.match(/[\n\r\u0085\u2028\u2029]/);
+    }
+    expect(outcome.errors.map((e) => e.field)).to.include('spec.ports[0]["\\n"]');
+  });
 });
