@@ -2,6 +2,14 @@ import { OUTBOUND_PORT, PROXY_UID, type Profile } from '../profile.js';
 import type { IptablesBackend } from '../settings.js';
 import type { Exclusions } from './exclusions.js';
 import { renderInterceptionScript, type InterceptionOptions } from './iptables/script.js';
+import { RenderCache } from './render-cache.js';
+
+const scripts = new RenderCache<string>();
+
+/** The script for these options, rendered once (pods of one mesh mostly share their options). */
+function interceptionScript(o: InterceptionOptions): string {
+  return scripts.get(JSON.stringify(o), () => renderInterceptionScript(o));
+}
 import type { Container } from './pod.js';
 
 /** The interception script's inputs for one pod (SPEC §5). */
@@ -49,7 +57,7 @@ export function buildInitContainer(o: InitContainerOptions): Container {
     name: o.name,
     image: o.image,
     imagePullPolicy: 'IfNotPresent',
-    command: ['/bin/sh', '-c', renderInterceptionScript(o.interception)],
+    command: ['/bin/sh', '-c', interceptionScript(o.interception)],
     securityContext,
   };
 }

@@ -4,6 +4,7 @@ import type { MeshgateSettings } from '../settings.js';
 import type { MeshConfigSpec } from '../state/types.js';
 import { MESHGATE_ANNOTATIONS, parseIptablesBackend, parseSidecarMode } from './annotations.js';
 import { renderBootstrap } from './bootstrap.js';
+import { RenderCache } from './render-cache.js';
 import { mergeExclusions } from './exclusions.js';
 import { buildInitContainer, interceptionOptions } from './init-container.js';
 import { InterceptionOptionError, type InterceptionOptions } from './iptables/script.js';
@@ -81,7 +82,7 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
   const serviceAccount = pod.spec.serviceAccountName ?? 'default';
   const sidecar = buildSidecar({
     image: nonEmpty(sidecarCfg.sidecarImage) ? sidecarCfg.sidecarImage : settings.defaultSidecarImage,
-    bootstrap: renderBootstrap({ enableEgress: meshConfig?.traffic?.enableEgress === true, nodeName: `${serviceAccount}.${ctx.namespace}` }),
+    bootstrapJson: bootstrapJson(meshConfig?.traffic?.enableEgress === true, `${serviceAccount}.${ctx.namespace}`),
     logLevel,
     resources: sidecarCfg.resources,
     native: mode.value === 'native',
@@ -96,6 +97,13 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
     );
   }
   return { ok: true, plan: { mode: mode.value, interception, initContainer, sidecar, warnings } };
+}
+
+const bootstrapTexts = new RenderCache<string>();
+
+/** The bootstrap text for a proxy: one per (egress setting, node id), rendered once. */
+function bootstrapJson(enableEgress: boolean, nodeName: string): string {
+  return bootstrapTexts.get(`${enableEgress}|${nodeName}`, () => JSON.stringify(renderBootstrap({ enableEgress, nodeName })));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { METRICS_PORT, PROXY_UID } from '../profile.js';
 import type { MeshConfigSpec } from '../state/types.js';
-import { READY_PATH, type EnvoyBootstrap } from './bootstrap.js';
+import { READY_PATH } from './bootstrap.js';
 import type { Container } from './pod.js';
 
 export const SIDECAR_NAME = 'envoy';
@@ -11,7 +11,8 @@ export const DEFAULT_LOG_LEVEL = 'error';
 
 export interface SidecarOptions {
   image: string;
-  bootstrap: EnvoyBootstrap;
+  /** The rendered bootstrap, as the JSON text Envoy gets with --config-yaml. */
+  bootstrapJson: string;
   logLevel: string;
   resources: NonNullable<MeshConfigSpec['sidecar']>['resources'] | undefined;
   /** Native sidecar: an init container with restartPolicy Always, and a startup probe so the
@@ -31,7 +32,7 @@ export function buildSidecar(o: SidecarOptions): Container {
     image: o.image,
     imagePullPolicy: 'IfNotPresent',
     command: ['envoy'],
-    args: ['--config-yaml', JSON.stringify(o.bootstrap), '--log-level', o.logLevel, '--disable-hot-restart'],
+    args: ['--config-yaml', o.bootstrapJson, '--log-level', o.logLevel, '--disable-hot-restart'],
     ports: [{ name: 'proxy-metrics', containerPort: METRICS_PORT, protocol: 'TCP' }],
     readinessProbe: probe,
   };
