@@ -104,7 +104,21 @@ function peakRssMiB(pid: number): Promise<number> {
   });
 }
 
+/** A short unrecorded run first, so both servers are measured with their code optimized by the JIT. */
+async function warmUp(port: number, tls: Tls, path: string, body: unknown): Promise<void> {
+  await autocannon({
+    url: `https://127.0.0.1:${port}${path}?timeout=10s`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    connections: CONNECTIONS,
+    duration: 1,
+    tlsOptions: { ca: tls.ca, servername: 'localhost' },
+  } as autocannon.Options);
+}
+
 async function load(port: number, tls: Tls, path: string, body: unknown, rate?: number): Promise<LoadResult> {
+  if (!rate) await warmUp(port, tls, path, body);
   const r = await autocannon({
     url: `https://127.0.0.1:${port}${path}?timeout=10s`,
     method: 'POST',

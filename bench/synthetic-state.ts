@@ -11,7 +11,7 @@ export interface SyntheticSize {
 /**
  * Writes a synthetic cluster state for `meshgate serve --state`: enrolled namespaces, the MeshConfig,
  * HTTPRouteGroups and Egress policies spread across namespaces and ServiceAccounts, with some
- * tcp-server-first ports so the server-first index is populated. Written as one JSON List.
+ * tcp-server-first ports so the server-first index is populated. Written as JSON Lists of 1,000 objects per file.
  */
 export async function writeSyntheticState(dir: string, size: SyntheticSize, profile: Profile = resolveProfile('osm')): Promise<void> {
   await mkdir(dir, { recursive: true });
@@ -64,6 +64,9 @@ export async function writeSyntheticState(dir: string, size: SyntheticSize, prof
       }),
     );
   }
-  // A List, as `kubectl get ... -o json` writes it.
-  await writeFile(join(dir, 'state.json'), `{"apiVersion":"v1","kind":"List","items":[\n${docs.join(',\n')}\n]}\n`);
+  // Lists of 1,000 objects, as `kubectl get ... -o json` writes them, one file each (a GitOps tree).
+  for (let i = 0; i * 1000 < docs.length; i++) {
+    const items = docs.slice(i * 1000, (i + 1) * 1000);
+    await writeFile(join(dir, `state-${String(i).padStart(4, '0')}.json`), `{"apiVersion":"v1","kind":"List","items":[\n${items.join(',\n')}\n]}\n`);
+  }
 }

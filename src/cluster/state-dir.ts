@@ -1,5 +1,5 @@
 import type { Profile } from '../profile.js';
-import { readDocuments } from '../io/yaml-documents.js';
+import { documentsByFile } from '../io/yaml-documents.js';
 import type { MeshState, StateSource } from '../state/mesh-state.js';
 import { MeshStore } from '../state/store.js';
 import type { KubeObject } from '../state/types.js';
@@ -33,8 +33,12 @@ export class DirStateSource implements StateSource {
   }
 
   async start(): Promise<void> {
-    const docs = await readDocuments([this.dir]);
-    this.store = storeFromObjects(this.profile, docs.map((d) => d.value));
+    // File by file: what the store keeps of each object is small, the parsed files are not.
+    const store = new MeshStore(this.profile);
+    for await (const docs of documentsByFile([this.dir])) {
+      for (const d of docs) if (d.value && typeof d.value === 'object' && !Array.isArray(d.value)) store.upsert(d.value as KubeObject);
+    }
+    this.store = store;
     this.loaded = true;
   }
 

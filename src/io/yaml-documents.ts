@@ -113,18 +113,25 @@ function isList(v: unknown): boolean {
   return typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items);
 }
 
-/** Reads every document of every input (`FILE|DIR|-`). */
-export async function readDocuments(paths: string[]): Promise<SourcedDocument[]> {
-  const files = await expandInputs(paths);
-  const out: SourcedDocument[] = [];
-  for (const f of files) {
+/**
+ * The documents of every input (`FILE|DIR|-`), one file at a time: only one file's text and
+ * parsed documents are held at once, so a large state directory loads in bounded memory.
+ */
+export async function* documentsByFile(paths: string[]): AsyncGenerator<SourcedDocument[]> {
+  for (const f of await expandInputs(paths)) {
     let text: string;
     try {
       text = f === '-' ? await readStdin() : await readFile(f, 'utf8');
     } catch (err) {
       throw new InputError(f, describeFsError(err));
     }
-    out.push(...parseDocuments(f, text));
+    yield parseDocuments(f, text);
   }
+}
+
+/** Reads every document of every input (`FILE|DIR|-`). */
+export async function readDocuments(paths: string[]): Promise<SourcedDocument[]> {
+  const out: SourcedDocument[] = [];
+  for await (const docs of documentsByFile(paths)) out.push(...docs);
   return out;
 }

@@ -10,7 +10,10 @@ export function groupOf(apiVersion: string | undefined): string {
   // Stored objects come from files and watches as they are: a non-string apiVersion has no group.
   if (typeof apiVersion !== 'string' || !apiVersion) return '';
   const slash = apiVersion.indexOf('/');
-  return slash < 0 ? '' : apiVersion.slice(0, slash);
+  if (slash < 0) return '';
+  const group = apiVersion.slice(0, slash);
+  // One string per known group, not one per stored object.
+  return (EGRESS_GROUPS as readonly string[]).find((g) => g === group) ?? group;
 }
 
 /** Which state kind an object belongs to, or undefined when meshgate does not track it. */
@@ -64,8 +67,8 @@ export class MeshStore implements MeshState {
   private readonly upstreamSettings = new Map<string, KubeObject>();
   /** Egresses are kept only as what they contribute to the indexes: the rules need nothing else, and 100k policies must fit. */
   private readonly egresses = new Map<string, { ref: EgressRef; contrib: EgressContribution }>();
-  /** sourceKey -> port -> egressKey -> protocols */
-  private readonly portIndex = new Map<string, Map<number, Map<string, Set<string>>>>();
+  /** sourceKey -> port -> egressKey -> protocols (a policy lists a port once or twice: an array, not a Set) */
+  private readonly portIndex = new Map<string, Map<number, Map<string, string[]>>>();
   /** `ns/kind/name` -> egress keys */
   private readonly refIndex = new Map<string, Set<string>>();
 
@@ -206,9 +209,9 @@ export class MeshStore implements MeshState {
       if (!byPort) this.portIndex.set(use.sourceKey, (byPort = new Map()));
       let byPolicy = byPort.get(use.port);
       if (!byPolicy) byPort.set(use.port, (byPolicy = new Map()));
-      let protocols = byPolicy.get(k);
-      if (!protocols) byPolicy.set(k, (protocols = new Set()));
-      protocols.add(use.protocol);
+      const protocols = byPolicy.get(k);
+      if (!protocols) byPolicy.set(k, [use.protocol]);
+      else if (!protocols.includes(use.protocol)) protocols.push(use.protocol);
     }
     for (const r of contrib.refs) {
       let set = this.refIndex.get(r);
