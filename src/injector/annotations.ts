@@ -1,4 +1,6 @@
 import { MESHGATE_DOMAIN, meshKeys, type Profile } from '../profile.js';
+import { quote } from '../policy/field-errors.js';
+import { imageReferenceError } from '../policy/image-reference.js';
 import { IPTABLES_BACKENDS, SIDECAR_MODES, type IptablesBackend, type SidecarMode } from '../settings.js';
 
 /** meshgate's own per-pod annotations (SPEC §5). */
@@ -6,6 +8,7 @@ export const MESHGATE_ANNOTATIONS = {
   status: `${MESHGATE_DOMAIN}/status`,
   sidecarMode: `${MESHGATE_DOMAIN}/sidecar-mode`,
   iptablesBackend: `${MESHGATE_DOMAIN}/iptables-backend`,
+  sidecarImage: `${MESHGATE_DOMAIN}/sidecar-image`,
 } as const;
 
 /** A value parsed from an annotation, or the one-line reason it is unusable. */
@@ -75,4 +78,17 @@ export function splitList(raw: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+}
+
+/**
+ * `meshgate.io/sidecar-image: REF` runs one pod's proxy from another image (a canary Envoy, a
+ * mirrored registry), as Istio's `sidecar.istio.io/proxyImage` does. Absent → undefined.
+ */
+export function parseSidecarImage(annotations: Record<string, string> | undefined): Parsed<string | undefined> {
+  const key = MESHGATE_ANNOTATIONS.sidecarImage;
+  const raw = annotations?.[key];
+  if (raw === undefined) return { ok: true, value: undefined };
+  const problem = imageReferenceError(raw.trim());
+  if (problem) return { ok: false, message: `pod annotation ${key}: invalid value ${quote(raw)}: ${problem}` };
+  return { ok: true, value: raw.trim() };
 }

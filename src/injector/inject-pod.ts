@@ -2,7 +2,7 @@ import { quote } from '../policy/field-errors.js';
 import type { Profile } from '../profile.js';
 import type { MeshgateSettings } from '../settings.js';
 import type { MeshConfigSpec } from '../state/types.js';
-import { MESHGATE_ANNOTATIONS, parseIptablesBackend, parseSidecarMode } from './annotations.js';
+import { MESHGATE_ANNOTATIONS, parseIptablesBackend, parseSidecarImage, parseSidecarMode } from './annotations.js';
 import { renderBootstrap } from './bootstrap.js';
 import { RenderCache } from './render-cache.js';
 import { mergeExclusions } from './exclusions.js';
@@ -48,6 +48,8 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
   if (!backend.ok) return { ok: false, message: backend.message };
   const exclusions = mergeExclusions(profile, meshConfig, annotations);
   if (!exclusions.ok) return { ok: false, message: exclusions.message };
+  const imageOverride = parseSidecarImage(annotations);
+  if (!imageOverride.ok) return { ok: false, message: imageOverride.message };
 
   const taken = new Set([...pod.spec.containers, ...(pod.spec.initContainers ?? [])].map((c) => c.name));
   for (const name of [profile.initContainerName, SIDECAR_NAME]) {
@@ -81,7 +83,7 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
   }
   const serviceAccount = pod.spec.serviceAccountName ?? 'default';
   const sidecar = buildSidecar({
-    image: nonEmpty(sidecarCfg.sidecarImage) ? sidecarCfg.sidecarImage : settings.defaultSidecarImage,
+    image: imageOverride.value ?? (nonEmpty(sidecarCfg.sidecarImage) ? sidecarCfg.sidecarImage : settings.defaultSidecarImage),
     bootstrapJson: bootstrapJson(meshConfig?.traffic?.enableEgress === true, `${serviceAccount}.${ctx.namespace}`),
     logLevel,
     resources: sidecarCfg.resources,

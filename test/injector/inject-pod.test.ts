@@ -246,6 +246,17 @@ describe('injector: injected pods (SPEC §5)', () => {
     });
   });
 
+  it('meshgate.io/sidecar-image runs this pod\'s proxy from that image, over the MeshConfig\'s', () => {
+    const pod = curlPod() as Json;
+    pod.metadata.annotations = { 'meshgate.io/sidecar-image': 'registry.example.com/envoy:v1.35.0-canary' };
+    const state = curlMesh('osm', { sidecar: { sidecarImage: 'envoyproxy/envoy:v1.34.1' } });
+    const out = mutatePod(podAdmission(pod), state, SETTINGS);
+    expect(out.action).to.equal('patch');
+    if (out.action !== 'patch') return;
+    const envoy = out.patch.find((op) => op.path === '/spec/containers/1')?.value as { name: string; image: string };
+    expect(envoy).to.include({ name: 'envoy', image: 'registry.example.com/envoy:v1.35.0-canary' });
+  });
+
   describe('the patch applies to request.object as sent (RFC 6902, checked with rfc6902)', () => {
     const shapes: Record<string, () => Json> = {
       'no labels and no annotations': () => {
@@ -346,6 +357,8 @@ describe('injector: injected pods (SPEC §5)', () => {
     const BAD: [string, string, string][] = [
       ['meshgate.io/sidecar-mode', 'sidecar', '"sidecar"'],
       ['meshgate.io/iptables-backend', 'iptables', '"iptables"'],
+      ['meshgate.io/sidecar-image', 'Envoy:Latest', '"Envoy:Latest"'],
+      ['meshgate.io/sidecar-image', 'envoy:v1 ; rm -rf /', '"envoy:v1 ; rm -rf /"'],
       ['openservicemesh.io/outbound-ip-range-exclusion-list', '10.0.0.0/8,not-a-cidr', '"not-a-cidr"'],
       ['openservicemesh.io/outbound-ip-range-exclusion-list', '10.0.0.1', 'write 10.0.0.1/32'],
       ['openservicemesh.io/outbound-ip-range-exclusion-list', '10.0.0.0/33', '"10.0.0.0/33"'],
