@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { request } from 'node:https';
 import { FakeApiServer, type KubeObj } from '../support/fake-apiserver.js';
-import { runCli } from '../support/fake-apiserver/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 
 const OSM_MC = 'config.openservicemesh.io/v1alpha2';
 const INITIAL_SPEC = {
@@ -29,7 +29,7 @@ function kubectlMergePatch(api: FakeApiServer, path: string, patch: string): Pro
 describe('meshgate egress (bin/meshgate against the fake API server)', () => {
   let api: FakeApiServer;
   let env: Record<string, string>;
-  const meshgate = (...args: string[]) => runCli(args, env);
+  const meshgate = (...args: string[]) => runCli(args, { env, hermetic: true });
   const spec = (ns = 'osm-system', name = 'osm-mesh-config', apiVersion = OSM_MC): KubeObj => api.get(apiVersion, 'MeshConfig', name, ns)!.spec;
 
   beforeEach(async () => {
@@ -89,6 +89,7 @@ describe('meshgate egress (bin/meshgate against the fake API server)', () => {
     const before = await meshgate('egress', 'status');
     expect(before).to.deep.equal({
       code: 0,
+      signal: null,
       stdout:
         'MeshConfig:          osm-system/osm-mesh-config\n' +
         'enableEgress:        false   (spec.traffic.enableEgress)\n' +
@@ -138,7 +139,7 @@ describe('meshgate egress (bin/meshgate against the fake API server)', () => {
     );
 
     const bad = await meshgate('egress', 'enable', '--policy', 'maybe');
-    expect(bad).to.deep.equal({ code: 2, stdout: '', stderr: 'meshgate: --policy: unknown value "maybe": use "on" or "off"\n' });
+    expect(bad).to.deep.equal({ code: 2, signal: null, stdout: '', stderr: 'meshgate: --policy: unknown value "maybe": use "on" or "off"\n' });
 
     api.uninstall('config.openservicemesh.io', 'meshconfigs');
     const noCrd = await meshgate('egress', 'disable');

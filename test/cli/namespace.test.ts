@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFile, writeFile } from 'node:fs/promises';
 import { FakeApiServer, type KubeObj } from '../support/fake-apiserver.js';
-import { runCli } from '../support/fake-apiserver/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 
 const MONITORED = 'openservicemesh.io/monitored-by';
 const INJECTION = 'openservicemesh.io/sidecar-injection';
@@ -14,7 +14,7 @@ describe('meshgate namespace (bin/meshgate against the fake API server)', () => 
   const createNs = (name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}) =>
     api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels, annotations } });
   const nsOf = (name: string): KubeObj => api.get('v1', 'Namespace', name)!;
-  const meshgate = (...args: string[]) => runCli(args, env);
+  const meshgate = (...args: string[]) => runCli(args, { env, hermetic: true });
 
   beforeEach(async () => {
     api = await FakeApiServer.start();
@@ -47,7 +47,7 @@ describe('meshgate namespace (bin/meshgate against the fake API server)', () => 
       await meshgate('namespace', 'add', 'curl');
       const patches = api.requestsFor('patch').length;
       const r = await meshgate('namespace', 'add', 'curl');
-      expect(r).to.deep.equal({ code: 0, stdout: 'Namespace [curl] is already part of mesh [osm] (sidecar injection enabled)\n', stderr: '' });
+      expect(r).to.deep.equal({ code: 0, signal: null, stdout: 'Namespace [curl] is already part of mesh [osm] (sidecar injection enabled)\n', stderr: '' });
       expect(api.requestsFor('patch').length).to.equal(patches);
     });
 
@@ -224,7 +224,7 @@ describe('meshgate namespace (bin/meshgate against the fake API server)', () => 
     });
 
     it("prints OSM's messages when nothing matches", async () => {
-      expect(await meshgate('namespace', 'list', 'nomesh')).to.deep.equal({ code: 0, stdout: 'No namespaces in mesh [nomesh]\n', stderr: '' });
+      expect(await meshgate('namespace', 'list', 'nomesh')).to.deep.equal({ code: 0, signal: null, stdout: 'No namespaces in mesh [nomesh]\n', stderr: '' });
       for (const n of ['curl', 'bookstore', 'shop']) api.remove('v1', 'Namespace', n);
       expect((await meshgate('namespace', 'list')).stdout).to.equal('No namespaces in any mesh\n');
     });
@@ -245,15 +245,15 @@ describe('meshgate namespace (bin/meshgate against the fake API server)', () => 
     it('takes --kubeconfig over KUBECONFIG, and names an unreadable one', async () => {
       createNs('curl');
       const path = env.KUBECONFIG!;
-      const ok = await runCli(['namespace', 'add', 'curl', '--kubeconfig', path], { KUBECONFIG: '/nonexistent/kubeconfig' });
+      const ok = await runCli(['namespace', 'add', 'curl', '--kubeconfig', path], { env: { KUBECONFIG: '/nonexistent/kubeconfig' }, hermetic: true });
       expect(ok.code).to.equal(0);
-      const bad = await runCli(['namespace', 'list', '--kubeconfig', '/nonexistent/kubeconfig']);
+      const bad = await runCli(['namespace', 'list', '--kubeconfig', '/nonexistent/kubeconfig'], { hermetic: true });
       expect(bad.code).to.equal(1);
       expect(bad.stderr).to.equal("meshgate: cannot read kubeconfig /nonexistent/kubeconfig: ENOENT: no such file or directory, open '/nonexistent/kubeconfig'\n");
     });
 
     it('says how to configure access when there is no kubeconfig at all', async () => {
-      const r = await runCli(['namespace', 'list']);
+      const r = await runCli(['namespace', 'list'], { hermetic: true });
       expect(r.code).to.equal(1);
       expect(r.stderr).to.equal(
         'meshgate: no Kubernetes cluster configured: set KUBECONFIG or --kubeconfig, create ~/.kube/config, or run in a pod with a service account\n',
@@ -265,7 +265,7 @@ describe('meshgate namespace (bin/meshgate against the fake API server)', () => 
       try {
         // The other fake's CA, this fake's URL: TLS verification fails before any token is sent.
         const kc = await other.kubeconfig({ server: api.url });
-        const r = await runCli(['namespace', 'list'], { KUBECONFIG: kc });
+        const r = await runCli(['namespace', 'list'], { env: { KUBECONFIG: kc }, hermetic: true });
         expect(r.code).to.equal(1);
         expect(r.stderr).to.equal(
           `meshgate: TLS verification of the Kubernetes API server at ${api.url} failed: the server certificate is not signed by the kubeconfig's certificate authority (CERT_SIGNATURE_FAILURE); check the certificate-authority of this cluster in the kubeconfig\n`,

@@ -19,14 +19,20 @@ export interface CliResult {
 
 export interface CliRunOptions {
   cwd?: string;
+  /** Variables added to (or, when undefined, removed from) the child's environment. */
   env?: Record<string, string | undefined>;
+  /**
+   * Start from a clean environment (PATH only, HOME pointing nowhere) instead of this process's:
+   * no inherited KUBECONFIG or ~/.kube/config, so cluster commands reach only what `env` names.
+   */
+  hermetic?: boolean;
   input?: string;
   /** Kill the child after this long (a hung command fails the test instead of hanging it). */
   timeoutMs?: number;
 }
 
-function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+function childEnv(extra: Record<string, string | undefined> = {}, hermetic = false): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = hermetic ? { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent-home' } : { ...process.env };
   // A developer's MESHGATE_* settings must not leak into tests.
   for (const k of Object.keys(env)) if (k.startsWith('MESHGATE_')) delete env[k];
   for (const [k, v] of Object.entries(extra)) {
@@ -38,7 +44,7 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
 
 export function runCli(args: string[], opts: CliRunOptions = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(MESHGATE_BIN, args, { cwd: opts.cwd, env: childEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(MESHGATE_BIN, args, { cwd: opts.cwd, env: childEnv(opts.env, opts.hermetic), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -65,7 +71,7 @@ export interface CliProcess {
 }
 
 export function spawnCli(args: string[], opts: CliRunOptions = {}): CliProcess {
-  const child = spawn(MESHGATE_BIN, args, { cwd: opts.cwd, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(MESHGATE_BIN, args, { cwd: opts.cwd, env: childEnv(opts.env, opts.hermetic), stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
   const listeners = new Set<() => void>();
   const notify = () => listeners.forEach((l) => l());

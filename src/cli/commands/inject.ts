@@ -6,13 +6,14 @@ import { injectPod } from '../../injector/inject-pod.js';
 import { parsePod, type Pod } from '../../injector/pod.js';
 import { uninject } from '../../injector/uninject.js';
 import { podSlotOf, type PodSlot } from '../../injector/workloads.js';
-import { InputError, readDocuments, type SourcedDocument } from '../../io/yaml-documents.js';
+import { InputError, type SourcedDocument } from '../../io/yaml-documents.js';
 import type { Profile } from '../../profile.js';
 import type { MeshgateSettings } from '../../settings.js';
 import type { MeshState } from '../../state/mesh-state.js';
 import { MeshStore } from '../../state/store.js';
 import { UserError } from '../errors.js';
 import { profileFrom } from '../global-options.js';
+import { readInputs } from '../read-inputs.js';
 import { addSettingsOptions, settingsFrom, type SettingsOptionValues } from '../settings-options.js';
 
 interface InjectOptions extends SettingsOptionValues {
@@ -52,7 +53,7 @@ export function register(program: Command): void {
     const profile = profileFrom(cmd);
     const settings = settingsFrom(opts);
     const state = await loadState(profile, opts.state);
-    const docs = await read(opts.filename);
+    const docs = await readInputs(opts.filename);
     process.stdout.write(render(transform(docs, (slot, pod) => injectOne(slot, pod, state, settings, opts.namespace))));
   });
 
@@ -69,7 +70,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  kubectl get deploy curl -n curl -o yaml | meshgate uninject -f - | kubectl apply -f -\n')
     .action(async (opts: { filename: string[] }) => {
       if (opts.filename.length === 0) throw new UserError('uninject: give the input with -f FILE|DIR|-');
-      const docs = await read(opts.filename);
+      const docs = await readInputs(opts.filename);
       process.stdout.write(render(transform(docs, uninjectOne)));
     });
 }
@@ -131,15 +132,6 @@ function transform(
 function render(docs: unknown[]): string {
   // lineWidth 0: no folding, so the inline bootstrap and the script stay readable and byte-exact.
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
-}
-
-async function read(paths: string[]): Promise<SourcedDocument[]> {
-  try {
-    return await readDocuments(paths);
-  } catch (err) {
-    if (err instanceof InputError) throw new UserError(err.message, 2);
-    throw err;
-  }
 }
 
 async function loadState(profile: Profile, dir: string | undefined): Promise<MeshState> {

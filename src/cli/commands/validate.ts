@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { InputError, readDocuments, type SourcedDocument } from '../../io/yaml-documents.js';
+import type { SourcedDocument } from '../../io/yaml-documents.js';
 import { renderFieldError, type FieldError } from '../../policy/field-errors.js';
 import { rulesFor, validateAdmission } from '../../policy/index.js';
 import type { Profile } from '../../profile.js';
@@ -9,6 +9,7 @@ import type { KubeObject } from '../../state/types.js';
 import type { AdmissionInput, GroupVersionKind } from '../../webhook/types.js';
 import { UserError } from '../errors.js';
 import { profileFrom } from '../global-options.js';
+import { readInputs } from '../read-inputs.js';
 
 interface ValidateOptions {
   filename: string[];
@@ -64,23 +65,14 @@ export function register(program: Command): void {
     .action(async (opts: ValidateOptions, cmd: Command) => {
       if (opts.filename.length === 0) throw new UserError('validate: give at least one input with -f FILE|DIR|-');
       const profile = profileFrom(cmd);
-      const inputs = await read(opts.filename);
-      const stateDocs = opts.state ? await read([opts.state]) : [];
+      const inputs = await readInputs(opts.filename);
+      const stateDocs = opts.state ? await readInputs([opts.state]) : [];
       const results = validateDocuments(profile, inputs, stateDocs, opts.namespace);
       if (results.length === 0) throw new UserError(`validate: no Kubernetes objects found in ${opts.filename.join(', ')}`);
       if (opts.output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
       else printText(results);
       if (results.some((r) => r.result === 'invalid' || r.result === 'denied')) process.exitCode = 1;
     });
-}
-
-async function read(paths: string[]): Promise<SourcedDocument[]> {
-  try {
-    return await readDocuments(paths);
-  } catch (err) {
-    if (err instanceof InputError) throw new UserError(err.message, 2);
-    throw err;
-  }
 }
 
 /**
