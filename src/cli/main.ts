@@ -22,9 +22,21 @@ const COMMAND_MODULES: Record<string, () => Promise<{ register: Register }>> = {
   install: () => import('./commands/install.js'),
 };
 
+/** The command word: the first argument that is neither an option nor the value of a global option (`--mesh-namespace egress validate`). */
+function commandName(args: string[]): string | undefined {
+  const takesValue = new Set(addGlobalOptions(new Command()).options.filter((o) => o.required || o.optional).map((o) => o.long));
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return undefined;
+    if (!a.startsWith('-')) return a;
+    if (takesValue.has(a)) i++;
+  }
+  return undefined;
+}
+
 async function loadRegistrations(argv: string[]): Promise<Register[]> {
-  const named = argv.slice(2).find((a) => Object.hasOwn(COMMAND_MODULES, a));
-  const loaders = named ? [COMMAND_MODULES[named]!] : [...new Set(Object.values(COMMAND_MODULES))];
+  const named = commandName(argv.slice(2));
+  const loaders = named && Object.hasOwn(COMMAND_MODULES, named) ? [COMMAND_MODULES[named]!] : [...new Set(Object.values(COMMAND_MODULES))];
   const modules = await Promise.all(loaders.map((load) => load()));
   return [...new Set(modules.map((m) => m.register))];
 }
@@ -63,6 +75,19 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+/**
+ * A reader that went away (`meshgate install | head -1`) ends the output, not the program with an
+ * unhandled 'error' stack trace: exit quietly with the status decided so far.
+ */
+function exitOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  });
+}
+exitOnClosedPipe(process.stdout);
+exitOnClosedPipe(process.stderr);
 
 const exitCode = await main(process.argv);
 if (exitCode !== 0 || process.exitCode === undefined) process.exitCode = exitCode;

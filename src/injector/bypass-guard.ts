@@ -18,11 +18,13 @@ function normalizeCap(cap: string): string {
 /** What meshgate itself may grant to the containers its status annotation lists. */
 interface Allowance {
   proxyUid: boolean;
-  netCaps: boolean;
+  /** Bypass capabilities the container may add: the iptables container gets NET_ADMIN and NET_RAW, never ALL. */
+  caps: readonly string[];
   privileged: boolean;
 }
 
-const NONE: Allowance = { proxyUid: false, netCaps: false, privileged: false };
+const NONE: Allowance = { proxyUid: false, caps: [], privileged: false };
+const INIT_CAPS = ['NET_ADMIN', 'NET_RAW'];
 
 /**
  * The problems of one container, each `<field> ..., which <why>`. A container meshgate injected
@@ -38,12 +40,10 @@ function containerProblems(c: Container, pod: Pod, allow: Allowance): string[] {
     const field = own !== undefined ? 'securityContext.runAsUser' : 'pod securityContext.runAsUser';
     problems.push(`${field} is ${PROXY_UID}, the proxy's UID, whose traffic is never intercepted`);
   }
-  if (!allow.netCaps) {
-    const added = (c.securityContext?.capabilities?.add ?? []).map(normalizeCap);
-    for (const cap of BYPASS_CAPABILITIES) {
-      if (added.includes(cap)) {
-        problems.push(`securityContext.capabilities.add contains ${cap}, which lets it rewrite the pod's iptables and bypass the egress proxy`);
-      }
+  const added = (c.securityContext?.capabilities?.add ?? []).map(normalizeCap);
+  for (const cap of BYPASS_CAPABILITIES) {
+    if (added.includes(cap) && !allow.caps.includes(cap)) {
+      problems.push(`securityContext.capabilities.add contains ${cap}, which lets it rewrite the pod's iptables and bypass the egress proxy`);
     }
   }
   if (c.securityContext?.privileged === true && !allow.privileged) {
@@ -78,7 +78,7 @@ export function checkPodBypass(input: AdmissionInput, state: MeshState, settings
       return { ...NONE, proxyUid: true };
     }
     if (init && c.name === state.profile.initContainerName && injected.initContainers.includes(c.name)) {
-      return { proxyUid: false, netCaps: true, privileged: privilegedInit };
+      return { proxyUid: false, caps: INIT_CAPS, privileged: privilegedInit };
     }
     return NONE;
   };

@@ -3,12 +3,7 @@ import ipaddr from 'ipaddr.js';
 import { meshKeys, type Profile } from '../profile.js';
 import type { MeshConfigSpec } from '../state/types.js';
 import { splitList, type Parsed } from './annotations.js';
-
-/** CIDRs split by address family: IPv4 rules go to iptables, IPv6 rules to ip6tables. */
-export interface CidrsByFamily {
-  ipv4: string[];
-  ipv6: string[];
-}
+import type { CidrsByFamily } from './iptables/cidr-families.js';
 
 /** Interception exclusions and inclusions, merged from the MeshConfig and the pod (SPEC §5). */
 export interface Exclusions {

@@ -2,6 +2,7 @@ import { OUTBOUND_PORT, PROXY_UID, type Profile } from '../profile.js';
 import type { IptablesBackend } from '../settings.js';
 import type { Exclusions } from './exclusions.js';
 import { renderInterceptionScript, type InterceptionOptions } from './iptables/script.js';
+import type { Container } from './pod.js';
 import { RenderCache } from './render-cache.js';
 
 const scripts = new RenderCache<string>();
@@ -10,7 +11,6 @@ const scripts = new RenderCache<string>();
 function interceptionScript(o: InterceptionOptions): string {
   return scripts.get(JSON.stringify(o), () => renderInterceptionScript(o));
 }
-import type { Container } from './pod.js';
 
 /** The interception script's inputs for one pod (SPEC §5). */
 export function interceptionOptions(

@@ -82,8 +82,3 @@ export const podSchema = z.looseObject({
 export function parsePod(value: unknown): Pod | undefined {
   return podSchema.safeParse(value).success ? (value as Pod) : undefined;
 }
-
-export function podDisplayName(pod: Pod): string {
-  const m = pod.metadata ?? {};
-  return m.name ?? (m.generateName ? `${m.generateName}*` : '<unnamed>');
-}

@@ -7,7 +7,8 @@ import type { InstallOptions, KubeObject } from './types.js';
  * - cluster-wide read (list/watch, what informers need) of Namespaces and the mesh APIs;
  * - get/patch of its own two webhook configurations only, by resourceNames, to publish caBundle
  *   (they are created by `meshgate install`, not by the server: create cannot be limited by name);
- * - in its own namespace: get/update/patch of its own certificate Secret by name, and create of
+ * - in its own namespace: get/update of its own certificate Secret by name (the manager
+ *   replaces it with a resourceVersion precondition; it never patches it), and create of
  *   Secrets (create cannot be limited by resourceNames, because the name is not known at
  *   authorization time; a Role keeps it inside the control namespace).
  * Nothing cluster-wide on Secrets. With cert-manager the server needs neither Secret nor
@@ -70,7 +71,7 @@ export function certificateRole(names: InstallNames, meshName: string): KubeObje
     kind: 'Role',
     metadata: { name: names.certRole, namespace: names.namespace, labels: commonLabels(meshName) },
     rules: [
-      { apiGroups: [''], resources: ['secrets'], resourceNames: [names.tlsSecret], verbs: ['get', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [names.tlsSecret], verbs: ['get', 'update'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     ],
   };

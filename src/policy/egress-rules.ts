@@ -48,7 +48,7 @@ export function validateEgress(input: AdmissionInput, state: MeshState): Validat
   if (hasHttps && hostCount === 0) warnings.push('an "https" port with no spec.hosts matches any TLS server name (SNI)');
 
   checkIpAddresses(spec, errors);
-  checkMatches(spec, hasHttp, `${input.kind.group}/${input.kind.version}`, namespace, state, errors);
+  checkMatches(spec, hasHttp, input.kind, namespace, state, errors);
 
   errors.push(...serverFirstWithinPolicy(ports));
   errors.push(...serverFirstAcrossPolicies(self, sources, ports, state));
@@ -166,7 +166,7 @@ function checkIpAddresses(spec: RawRecord, errors: FieldError[]): void {
 function checkMatches(
   spec: RawRecord,
   hasHttp: boolean,
-  policyApiGroup: string,
+  policy: { group: string; version: string },
   namespace: string,
   state: MeshState,
   errors: FieldError[],
@@ -176,7 +176,8 @@ function checkMatches(
   if (!hasHttp) {
     errors.push(fieldError.forbidden('spec.matches', 'matches apply only to "http" ports: add an "http" port to spec.ports or remove spec.matches'));
   }
-  const apiGroups = [HTTP_ROUTE_GROUP_API_VERSION, policyApiGroup];
+  // The UpstreamTrafficSetting is the policy's own group's (OSM reads only its own group's).
+  const apiGroups = [HTTP_ROUTE_GROUP_API_VERSION, `${policy.group}/${policy.version}`];
   const kindFor = (apiGroup: string) => (apiGroup === HTTP_ROUTE_GROUP_API_VERSION ? HTTP_ROUTE_GROUP : UPSTREAM_TRAFFIC_SETTING);
   let firstUpstreamSetting: number | undefined;
   const seen = new Set<string>();
@@ -221,7 +222,7 @@ function checkMatches(
       }
       firstUpstreamSetting = i;
     }
-    const exists = kind === HTTP_ROUTE_GROUP ? state.httpRouteGroup(namespace, name) : state.upstreamTrafficSetting(namespace, name);
+    const exists = kind === HTTP_ROUTE_GROUP ? state.httpRouteGroup(namespace, name) : state.upstreamTrafficSetting(namespace, name, policy.group);
     if (!exists) errors.push(fieldError.notFound(`${f}.name`, name));
   });
 }

@@ -38,5 +38,4 @@ export const egressSchema = objectSchema(
 );
 
 export const EGRESS_PROTOCOLS = ['http', 'https', 'tcp', 'tcp-server-first'] as const;
-export type EgressProtocol = (typeof EGRESS_PROTOCOLS)[number];
 export const SERVER_FIRST = 'tcp-server-first';

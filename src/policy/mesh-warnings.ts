@@ -29,8 +29,11 @@ export function meshConfigEgressWarnings(state: MeshState): string[] {
   if (mc.traffic?.enableEgress === true) {
     out.push('MeshConfig traffic.enableEgress is true: all egress is allowed, so this policy restricts nothing (osm#5335)');
   }
-  if (mc.featureFlags?.enableEgressPolicy === false) {
-    out.push('MeshConfig featureFlags.enableEgressPolicy is false: Egress policies are ignored until it is true');
+  // Unset is false too: OSM and FSM read it as a Go bool, and their CRDs give it no default.
+  const policyFlag = mc.featureFlags?.enableEgressPolicy;
+  if (policyFlag !== true) {
+    const is = policyFlag === false ? 'is false' : 'is not set (false)';
+    out.push(`MeshConfig featureFlags.enableEgressPolicy ${is}: Egress policies are ignored until it is true`);
   }
   return out;
 }

@@ -20,8 +20,3 @@ export function isString(v: unknown): v is string {
 export function isInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v);
 }
-
-/** Present in the sense of Kubernetes: neither missing nor null. */
-export function isSet(v: unknown): boolean {
-  return v !== undefined && v !== null;
-}

@@ -18,7 +18,8 @@ export interface MeshState {
   /** The profile's MeshConfig in the control namespace, if it exists. */
   meshConfig(): MeshConfigSpec | undefined;
   httpRouteGroup(namespace: string, name: string): KubeObject | undefined;
-  upstreamTrafficSetting(namespace: string, name: string): KubeObject | undefined;
+  /** The UpstreamTrafficSetting of one policy group (each group's is a distinct object, read by that group's Egresses). */
+  upstreamTrafficSetting(namespace: string, name: string, group: string): KubeObject | undefined;
   /** The policy if the state holds it (as its identity: the rules need only the indexes below). */
   egress(ref: EgressRef): EgressRef | undefined;
   /** Egress policies in `namespace` whose `spec.matches` reference the object `kind`/`name`. */

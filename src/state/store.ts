@@ -64,6 +64,7 @@ export class MeshStore implements MeshState {
   private readonly namespaces = new Map<string, NamespaceInfo>();
   private meshConfigSpec: MeshConfigSpec | undefined;
   private readonly routeGroups = new Map<string, KubeObject>();
+  /** `group/ns/name`: each policy group has its own UpstreamTrafficSetting, read only by its own Egresses. */
   private readonly upstreamSettings = new Map<string, KubeObject>();
   /** Egresses are kept only as what they contribute to the indexes: the rules need nothing else, and 100k policies must fit. */
   private readonly egresses = new Map<string, { ref: EgressRef; contrib: EgressContribution }>();
@@ -85,8 +86,8 @@ export class MeshStore implements MeshState {
   httpRouteGroup(namespace: string, name: string): KubeObject | undefined {
     return this.routeGroups.get(key(namespace, name));
   }
-  upstreamTrafficSetting(namespace: string, name: string): KubeObject | undefined {
-    return this.upstreamSettings.get(key(namespace, name));
+  upstreamTrafficSetting(namespace: string, name: string, group: string): KubeObject | undefined {
+    return this.upstreamSettings.get(key(group, namespace, name));
   }
   egress(ref: EgressRef): EgressRef | undefined {
     return this.egresses.get(key(ref.group, ref.namespace, ref.name))?.ref;
@@ -141,7 +142,7 @@ export class MeshStore implements MeshState {
         this.routeGroups.set(key(ns, name), obj);
         return;
       case 'UpstreamTrafficSetting':
-        this.upstreamSettings.set(key(ns, name), obj);
+        this.upstreamSettings.set(key(groupOf(obj.apiVersion), ns, name), obj);
         return;
       case 'Egress':
         this.upsertEgress({ group: groupOf(obj.apiVersion), namespace: ns, name }, obj);
@@ -166,7 +167,7 @@ export class MeshStore implements MeshState {
         this.routeGroups.delete(key(ns, name));
         return;
       case 'UpstreamTrafficSetting':
-        this.upstreamSettings.delete(key(ns, name));
+        this.upstreamSettings.delete(key(groupOf(obj.apiVersion), ns, name));
         return;
       case 'Egress':
         this.removeEgress(key(groupOf(obj.apiVersion), ns, name));

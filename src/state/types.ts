@@ -28,31 +28,6 @@ export interface NamespaceInfo {
   annotations: Record<string, string>;
 }
 
-export interface EgressSource {
-  kind: string;
-  name: string;
-  namespace: string;
-}
-
-export interface EgressPort {
-  number: number;
-  protocol: string;
-}
-
-export interface EgressMatch {
-  apiGroup: string;
-  kind: string;
-  name: string;
-}
-
-export interface EgressSpec {
-  sources: EgressSource[];
-  hosts?: string[];
-  ipAddresses?: string[];
-  ports: EgressPort[];
-  matches?: EgressMatch[];
-}
-
 /** The subset of OSM/FSM MeshConfig `spec` meshgate reads (both profiles share these fields). */
 export interface MeshConfigSpec {
   sidecar?: {

@@ -6,6 +6,13 @@ export type AdmissionResult = 'allowed' | 'denied' | 'error' | 'patched' | 'skip
 export type WebhookName = 'validate' | 'mutate';
 
 /**
+ * The `kind` label values: the kinds the webhook configurations send, and `unknown` (malformed).
+ * Any other kind a client names is counted as `other`, so no client can grow the label set (and
+ * the server's memory) without bound.
+ */
+const KIND_LABELS = new Set(['Egress', 'HTTPRouteGroup', 'MeshConfig', 'Pod', 'unknown']);
+
+/**
  * The webhook's Prometheus metrics, on a registry of its own (never prom-client's global one, so
  * two servers in one process, e.g. in tests, don't collide).
  */
@@ -56,7 +63,8 @@ export class WebhookMetrics {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'meshgate_' });
   }
 
-  observe(webhook: WebhookName, kind: string, operation: string, result: AdmissionResult, seconds: number): void {
+  observe(webhook: WebhookName, requestKind: string, operation: string, result: AdmissionResult, seconds: number): void {
+    const kind = KIND_LABELS.has(requestKind) ? requestKind : 'other';
     this.requests.inc({ webhook, kind, operation, result });
     this.latency.observe({ webhook, kind }, seconds);
   }

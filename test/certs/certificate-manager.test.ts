@@ -4,7 +4,9 @@ import { X509Certificate } from 'node:crypto';
 import { pino } from 'pino';
 import { CERT_ANNOTATIONS, SECRET_KEYS } from '../../src/certs/certificate-secret.js';
 import { splitPemBundle, signedBy } from '../../src/certs/pem.js';
-import { FakeApiServer, type KubeObj } from '../support/fake-apiserver.js';
+import { defaultInstallOptions } from '../../src/manifests/defaults.js';
+import { renderInstall } from '../../src/manifests/render-install.js';
+import { FakeApiServer, type KubeObj, type RequestRecord } from '../support/fake-apiserver.js';
 import {
   apiserverRequest,
   applyInstall,
@@ -29,6 +31,40 @@ function secretOf(api: FakeApiServer): KubeObj & { type?: string; data: Record<s
   return s as never;
 }
 const text = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toString('utf8');
+
+interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  resourceNames?: string[];
+  verbs: string[];
+  /** The Role's namespace; undefined for the ClusterRole. */
+  namespace?: string;
+}
+
+/** The certificate-related rules of the install (its Role, and the ClusterRole's webhook-configuration rules). */
+function installRbacRules(): RbacRule[] {
+  const objects = renderInstall(defaultInstallOptions());
+  const clusterRole = objects.find((o) => o.kind === 'ClusterRole') as unknown as { rules: RbacRule[] };
+  const role = objects.find((o) => o.kind === 'Role') as unknown as { metadata: { namespace: string }; rules: RbacRule[] };
+  return [
+    ...clusterRole.rules.filter((r) => r.apiGroups.includes('admissionregistration.k8s.io')),
+    ...role.rules.map((r) => ({ ...r, namespace: role.metadata.namespace })),
+  ];
+}
+
+/** RBAC's decision for one recorded request (resourceNames never match a create, which has no name yet). */
+function allows(rule: RbacRule, r: RequestRecord): boolean {
+  const slash = (r.resource ?? '').indexOf('/');
+  const group = (r.resource ?? '').slice(0, slash);
+  const plural = (r.resource ?? '').slice(slash + 1);
+  return (
+    rule.apiGroups.includes(group) &&
+    rule.resources.includes(plural) &&
+    rule.verbs.includes(r.verb) &&
+    (rule.namespace === undefined || rule.namespace === r.namespace) &&
+    (rule.resourceNames === undefined || (r.name !== undefined && rule.resourceNames.includes(r.name)))
+  );
+}
 
 describe('CertificateManager against a fake API server (real @kubernetes/client-node over HTTPS)', function () {
   let api: FakeApiServer;
@@ -197,6 +233,16 @@ describe('CertificateManager against a fake API server (real @kubernetes/client-
       for (const bundle of publishedBundles(api)) expect(bundle.trim()).to.equal(nextCa.trim());
       expect(secretOf(api).data[SECRET_KEYS.nextCaCert]).to.equal(undefined);
       expect(served.size, 'certificates served over the test').to.be.greaterThan(2);
+
+      // The install's RBAC allows every call of this whole life cycle, and grants no verb it never used.
+      const rules = installRbacRules();
+      const calls = api.requests.filter((r) => r.verb !== 'discovery');
+      for (const r of calls) expect(rules.some((rule) => allows(rule, r)), `${r.verb} ${r.resource} ${r.name ?? ''}`).to.equal(true);
+      for (const rule of rules) {
+        for (const verb of rule.verbs) {
+          expect(calls.some((r) => allows({ ...rule, verbs: [verb] }, r)), `granted but never used: ${verb} on ${rule.resources.join(',')}`).to.equal(true);
+        }
+      }
     } finally {
       for (const s of servers) await closeServer(s.server);
     }

@@ -141,6 +141,32 @@ spec:
     expect(docs(back.stdout)).to.deep.equal(docs(WORKLOADS));
   });
 
+  it('prints strings kubectl (a YAML 1.1 reader) still reads as strings: "yes", "on", "y" stay quoted', async () => {
+    const pod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: flags
+  namespace: apps
+  annotations: {feature: "yes", legacy: "off"}
+spec:
+  containers:
+  - name: app
+    image: nginx
+    env: [{name: A, value: "on"}, {name: B, value: "y"}, {name: C, value: "0755"}]
+`;
+    for (const command of ['inject', 'uninject']) {
+      const r = await runCli([command, '-f', '-'], { input: pod });
+      expect(r.code, r.stderr).to.equal(0);
+      const [out] = parseAllDocuments(r.stdout, { version: '1.1' }).map((d) => d.toJS() as Json);
+      expect(out!.metadata.annotations, command).to.include({ feature: 'yes', legacy: 'off' });
+      expect(out!.spec.containers[0].env, command).to.deep.equal([
+        { name: 'A', value: 'on' },
+        { name: 'B', value: 'y' },
+        { name: 'C', value: '0755' },
+      ]);
+    }
+  });
+
   it('refuses a bad annotation with exit 1 and one line naming the document, the annotation and the value', async () => {
     const bad = WORKLOADS.replace('openservicemesh.io/sidecar-injection: disabled', 'openservicemesh.io/sidecar-injection: maybe');
     const r = await runCli(['inject', '-f', '-'], { input: bad });

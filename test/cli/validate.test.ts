@@ -157,6 +157,7 @@ describe('meshgate validate (the CLI, spawned)', function () {
     const cases: [string, string[], RegExp, string?][] = [
       ['no -f', ['validate'], /^meshgate: validate: give at least one input with -f FILE\|DIR\|-\n$/],
       ['a missing file', ['validate', '-f', 'no/such.yaml'], /^meshgate: no\/such.yaml: no such file or directory\n$/],
+      ['a missing --state', ['validate', '-f', 'examples/policies/osm', '--state', 'no/such'], /^meshgate: --state: no\/such: no such file or directory\n$/],
       ['invalid YAML', ['validate', '-f', '-'], /^meshgate: -: invalid YAML at line \d+ in document 1: /, 'kind: Egress\n  bad: [\n'],
       ['a document that is not an object', ['validate', '-f', '-'], /^meshgate: -: document 1 is not a Kubernetes object/, '- just\n- a list\n'],
       ['no objects at all', ['validate', '-f', '-'], /^meshgate: validate: no Kubernetes objects found in -\n$/, '# nothing\n'],

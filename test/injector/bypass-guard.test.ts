@@ -105,4 +105,17 @@ describe('injector: pod bypass guard (SPEC §3)', () => {
     expect(verdict.forbidden).to.include('container "envoy": securityContext.capabilities.add contains NET_ADMIN');
     expect(verdict.forbidden).to.include('init container "osm-init": securityContext.privileged is true');
   });
+
+  it('lets the listed iptables container add NET_ADMIN and NET_RAW only, not ALL', () => {
+    const out = mutatePod(podAdmission(curlPod()), curlMesh(), SETTINGS);
+    if (out.action !== 'patch') throw new Error(out.action);
+    const injected = structuredClone(curlPod()) as Json;
+    applyPatch(injected, out.patch as Parameters<typeof applyPatch>[1]);
+    injected.spec.initContainers[0].securityContext.capabilities.add = ['NET_ADMIN', 'NET_RAW', 'ALL'];
+    const verdict = checkPodBypass(podAdmission(injected), curlMesh(), SETTINGS);
+    expect(verdict.forbidden).to.be.a('string');
+    expect(verdict.forbidden).to.include('init container "osm-init": securityContext.capabilities.add contains ALL');
+    expect(verdict.forbidden).to.not.include('contains NET_ADMIN');
+    expect(verdict.forbidden).to.not.include('contains NET_RAW');
+  });
 });

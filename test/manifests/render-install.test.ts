@@ -221,7 +221,7 @@ function checkRbac(objects: KubeObject[], opts: InstallOptions): void {
     const role = one(objects, 'Role');
     expect(role.metadata.namespace).to.equal(opts.namespace);
     expect(role.rules).to.deep.equal([
-      { apiGroups: [''], resources: ['secrets'], resourceNames: [names.tlsSecret], verbs: ['get', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [names.tlsSecret], verbs: ['get', 'update'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     ]);
     expect(one(objects, 'RoleBinding').roleRef.name).to.equal(role.metadata.name);

@@ -167,6 +167,13 @@ const rows: Row[] = [
   },
   { rule: 'upstream setting must exist', object: egress({ matches: [UTS('httpbin')] }), expect: ['spec.matches[0].name: Not found: "httpbin"'] },
   {
+    // The other policy group's UpstreamTrafficSetting of the same name is another object, one OSM never reads.
+    rule: "upstream setting must exist in the policy's own group",
+    object: egress({ matches: [UTS('httpbin', 'policy.flomesh.io')] }, {}, 'policy.flomesh.io'),
+    state: [{ ...uts('httpbin'), apiVersion: 'policy.openservicemesh.io/v1alpha1' }],
+    expect: ['spec.matches[0].name: Not found: "httpbin"'],
+  },
+  {
     rule: 'at most one upstream setting',
     object: egress({ matches: [UTS('a'), SMI, UTS('b')] }),
     state: [uts('a'), uts('b'), routeGroup([{ name: 'get' }])],

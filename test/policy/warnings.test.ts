@@ -53,6 +53,11 @@ describe('warnings', () => {
     );
     const off = storeWith([ENROLLED_CURL, meshConfig({ featureFlags: { enableEgressPolicy: false } })]);
     expect(validate(egress(), off).warnings).to.include('MeshConfig featureFlags.enableEgressPolicy is false: Egress policies are ignored until it is true');
+    // Unset is false to OSM and FSM (a Go bool; their CRDs give it no default), as `meshgate egress status` says.
+    const unset = storeWith([ENROLLED_CURL, meshConfig({ traffic: { enableEgress: false } })]);
+    expect(validate(egress(), unset).warnings).to.include(
+      'MeshConfig featureFlags.enableEgressPolicy is not set (false): Egress policies are ignored until it is true',
+    );
     // Another mesh's MeshConfig (or another name) is not this mesh's.
     const other = storeWith([ENROLLED_CURL, meshConfig({ traffic: { enableEgress: true } }, 'osm-mesh-config', 'elsewhere')]);
     expect(validate(egress(), other).warnings).to.deep.equal([NOT_YET_ENFORCED_WARNING]);

@@ -277,4 +277,15 @@ describe('webhook server: admission contract (injected decisions, real HTTPS)', 
     expect(m.body).to.match(/meshgate_tls_certificate_expiry_timestamp_seconds \d+/);
     expect(m.body).to.include('meshgate_process_cpu_user_seconds_total');
   });
+
+  it('counts kinds the webhooks are not configured for as "other" (a client cannot grow the label set)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const kind = { gvk: { group: 'example.com', version: 'v1', kind: `Bogus${i}` }, gvr: { group: 'example.com', version: 'v1', resource: `bogus${i}` } };
+      const { response } = await t.client.review('validate', admissionReview(kind, { object: { metadata: { name: 'x', namespace: 'y' } } }));
+      expect(response.allowed).to.equal(true);
+    }
+    const m = await t.client.raw('GET', '/metrics');
+    expect(m.body).to.not.include('Bogus');
+    expect(m.body).to.match(/meshgate_admission_requests_total\{webhook="validate",kind="other",operation="CREATE",result="allowed"\} 3\n/);
+  });
 });

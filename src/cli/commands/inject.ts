@@ -131,7 +131,9 @@ function transform(
 
 function render(docs: unknown[]): string {
   // lineWidth 0: no folding, so the inline bootstrap and the script stay readable and byte-exact.
-  return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+  // YAML 1.1 quoting: kubectl reads YAML 1.1, where a plain `on`, `yes` or `y` is a boolean, so a
+  // string such as an env value "on" must stay quoted.
+  return docs.map((d) => stringify(d, { lineWidth: 0, version: '1.1' })).join('---\n');
 }
 
 async function loadState(profile: Profile, dir: string | undefined): Promise<MeshState> {

@@ -66,12 +66,13 @@ export function register(program: Command): void {
       if (opts.filename.length === 0) throw new UserError('validate: give at least one input with -f FILE|DIR|-');
       const profile = profileFrom(cmd);
       const inputs = await readInputs(opts.filename);
-      const stateDocs = opts.state ? await readInputs([opts.state]) : [];
+      const stateDocs = opts.state ? await readInputs([opts.state]).catch(namingFlag('--state')) : [];
       const results = validateDocuments(profile, inputs, stateDocs, opts.namespace);
       if (results.length === 0) throw new UserError(`validate: no Kubernetes objects found in ${opts.filename.join(', ')}`);
+      // Decided before printing, so a reader that stops early (`| head -1`) does not change it.
+      if (results.some((r) => r.result === 'invalid' || r.result === 'denied')) process.exitCode = 1;
       if (opts.output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
       else printText(results);
-      if (results.some((r) => r.result === 'invalid' || r.result === 'denied')) process.exitCode = 1;
     });
 }
 
@@ -137,6 +138,14 @@ export function validateDocuments(
       warnings: outcome.warnings,
     };
   });
+}
+
+/** Prefixes a usage error with the flag whose input it is (`--state: DIR: no such file or directory`). */
+function namingFlag(flag: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof UserError) throw new UserError(`${flag}: ${err.message}`, err.exitCode);
+    throw err;
+  };
 }
 
 function asObject(d: SourcedDocument): KubeObject | undefined {
