@@ -41,6 +41,12 @@ export interface InformerTiming {
   watchIdleTimeoutMs: number;
   /** An opened watch with no event yet counts as streaming after this long without an ERROR line. */
   watchSettleMs: number;
+  /**
+   * A watch the API server ends cleanly (kube-apiserver closes every watch after its timeout) is
+   * resumed from its resourceVersion at once; the cache stays complete meanwhile, so readiness
+   * only falls if the resumed watch is not streaming within this long.
+   */
+  reconnectGraceMs: number;
 }
 
 export const DEFAULT_TIMING: InformerTiming = {
@@ -49,6 +55,7 @@ export const DEFAULT_TIMING: InformerTiming = {
   notInstalledRetryMs: 30_000,
   watchIdleTimeoutMs: 90_000,
   watchSettleMs: 100,
+  reconnectGraceMs: 2_000,
 };
 
 export interface InformerSink {
@@ -63,7 +70,8 @@ export interface InformerSink {
 interface WatchHooks {
   stopped(): boolean;
   connected(): void;
-  disconnected(err: unknown): void;
+  /** `clean`: the server ended the stream normally (no transport error, no ERROR event). */
+  disconnected(err: unknown, clean: boolean): void;
 }
 
 /**
@@ -115,7 +123,7 @@ class TrackedWatch extends Watch {
       (err) => {
         finished = true;
         if (settle) clearTimeout(settle);
-        this.hooks.disconnected(err);
+        this.hooks.disconnected(err, !err && !failed);
         done(err);
       },
     );
@@ -142,6 +150,7 @@ export class ResilientInformer {
   private reason: string | undefined = 'waiting for the initial list';
   private stopped = true;
   private retryTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
   private attempts = 0;
   private lastOp: 'list' | 'watch' = 'list';
   private everSynced = false;
@@ -190,6 +199,7 @@ export class ResilientInformer {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.clearGrace();
     for (const wake of this.wakeups) wake();
     await this.listWatch?.stop();
   }
@@ -200,7 +210,7 @@ export class ResilientInformer {
       {
         stopped: () => this.stopped,
         connected: () => this.onConnected(),
-        disconnected: (err) => this.onDisconnected(err),
+        disconnected: (err, clean) => this.onDisconnected(err, clean),
       },
       this.timing.watchIdleTimeoutMs,
       this.timing.watchSettleMs,
@@ -246,6 +256,7 @@ export class ResilientInformer {
 
   private onConnected(): void {
     if (this.stopped) return;
+    this.clearGrace();
     this.attempts = 0;
     if (!this.everSynced) this.log.info({ resourceVersion: this.listWatch?.latestResourceVersion() }, `${this.name} synced`);
     else if (this.currentPhase !== 'synced') this.log.info(`${this.name} watch re-established`);
@@ -253,18 +264,36 @@ export class ResilientInformer {
     this.setPhase('synced', undefined);
   }
 
-  private onDisconnected(err: unknown): void {
+  private onDisconnected(err: unknown, clean: boolean): void {
     if (this.stopped) return;
     if (this.currentPhase === 'synced') {
       const f = err ? failureOf(err) : undefined;
       if (f?.code === 410) this.log.info(`${this.name} watch expired (410 Gone); relisting`);
       else this.log.debug({ err: f?.message }, `${this.name} watch closed; reconnecting`);
+      if (clean && this.timing.reconnectGraceMs > 0) {
+        // A routine close: stay ready while the watch resumes, unless it does not come back.
+        if (!this.graceTimer) {
+          this.graceTimer = setTimeout(() => {
+            this.graceTimer = undefined;
+            if (!this.stopped && this.currentPhase === 'synced') this.setPhase('resyncing', 'watch disconnected; reconnecting');
+          }, this.timing.reconnectGraceMs);
+          this.graceTimer.unref();
+        }
+        return;
+      }
+      this.clearGrace();
       this.setPhase('resyncing', 'watch disconnected; reconnecting');
     }
   }
 
+  private clearGrace(): void {
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+  }
+
   private onError(err: unknown): void {
     if (this.stopped) return;
+    this.clearGrace();
     const f = failureOf(err);
     if (f.code === 404) {
       if (this.currentPhase !== 'not-installed') {

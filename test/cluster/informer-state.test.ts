@@ -178,6 +178,26 @@ describe('cluster state from informers (real client-node against the fake API se
     });
   }
 
+  it('a watch the API server ends cleanly (its routine timeout) resumes without readiness ever falling', async () => {
+    const src = await startSource();
+    const watchesBefore = api.requestsFor('watch', 'policy.openservicemesh.io/egresses').length;
+    let dipped = false;
+    const sampler = setInterval(() => {
+      if (!src.ready()) dipped = true;
+    }, 1);
+    try {
+      api.dropWatches();
+      api.create(egress('after-close', [{ number: 443, protocol: 'https' }]));
+      await eventually('event after the routine close seen', () => src.state.egress({ group: 'policy.openservicemesh.io', namespace: 'curl', name: 'after-close' }));
+      await eventually('watch resumed', () => api.requestsFor('watch', 'policy.openservicemesh.io/egresses').length > watchesBefore);
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      clearInterval(sampler);
+    }
+    // With failurePolicy Fail, a not-ready dip on every routine close would refuse admissions cluster-wide.
+    expect(dipped, 'readiness fell during a routine watch close').to.equal(false);
+  });
+
   it('bookmarks keep a quiet watch current, so compaction does not force a relist', async () => {
     const src = await startSource();
     const rvOf = (resource: string) => src.informers().find((i) => i.resource === resource)!.resourceVersion;
