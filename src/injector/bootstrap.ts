@@ -10,10 +10,15 @@ import { ADMIN_PORT, METRICS_PORT, OUTBOUND_PORT } from '../profile.js';
  *   the same with its 15021 health port);
  * - with egress enabled, `outbound-listener` on 0.0.0.0:15001 whose default filter chain proxies
  *   every connection to its original destination (seed 001's `passthrough-outbound`);
- * - with egress disabled, no outbound listener at all: redirected connections are refused.
+ * - with egress disabled, no outbound listener at all: redirected connections are refused;
+ * - on IPv6 clusters both listeners also listen on [::] (Envoy sets IPV6_V6ONLY, so beside
+ *   0.0.0.0 on the same port): the interception script redirects IPv6 egress to 15001 too, and the
+ *   kubelet probes an IPv6 pod address. Not on IPv4-only clusters, where binding [::] can fail.
  */
 export interface BootstrapOptions {
   enableEgress: boolean;
+  /** The cluster has IPv6 pod or service ranges (dual-stack or IPv6-only). */
+  ipv6: boolean;
   /** Envoy `node.cluster`/`node.id`: `<serviceAccount>.<namespace>`, for stats and logs. */
   nodeName: string;
 }
@@ -34,11 +39,17 @@ function socketAddress(address: string, port: number): Json {
   return { socket_address: { address, port_value: port } };
 }
 
-function healthListener(): Json {
+/** `[::]` beside `0.0.0.0` on IPv6 clusters. */
+function ipv6Addresses(ipv6: boolean, port: number): { additional_addresses?: Json } {
+  return ipv6 ? { additional_addresses: [{ address: socketAddress('::', port) }] } : {};
+}
+
+function healthListener(ipv6: boolean): Json {
   const toAdmin = (path: string): Json => ({ match: { path }, route: { cluster: ADMIN_CLUSTER } });
   return {
     name: HEALTH_LISTENER,
     address: socketAddress('0.0.0.0', METRICS_PORT),
+    ...ipv6Addresses(ipv6, METRICS_PORT),
     traffic_direction: 'INBOUND',
     filter_chains: [
       {
@@ -63,10 +74,11 @@ function healthListener(): Json {
   };
 }
 
-function outboundListener(): Json {
+function outboundListener(ipv6: boolean): Json {
   return {
     name: OUTBOUND_LISTENER,
     address: socketAddress('0.0.0.0', OUTBOUND_PORT),
+    ...ipv6Addresses(ipv6, OUTBOUND_PORT),
     listener_filters: [
       {
         name: 'envoy.filters.listener.original_dst',
@@ -91,7 +103,7 @@ function outboundListener(): Json {
 }
 
 export function renderBootstrap(o: BootstrapOptions): EnvoyBootstrap {
-  const listeners: Json[] = [healthListener()];
+  const listeners: Json[] = [healthListener(o.ipv6)];
   const clusters: Json[] = [
     {
       name: ADMIN_CLUSTER,
@@ -104,7 +116,7 @@ export function renderBootstrap(o: BootstrapOptions): EnvoyBootstrap {
     },
   ];
   if (o.enableEgress) {
-    listeners.push(outboundListener());
+    listeners.push(outboundListener(o.ipv6));
     clusters.push({ name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '5s' });
   }
   return {

@@ -3,7 +3,7 @@ import type { Profile } from '../profile.js';
 import type { MeshgateSettings } from '../settings.js';
 import type { MeshConfigSpec } from '../state/types.js';
 import { MESHGATE_ANNOTATIONS, parseIptablesBackend, parseSidecarImage, parseSidecarMode } from './annotations.js';
-import { renderBootstrap } from './bootstrap.js';
+import { renderBootstrap, type BootstrapOptions } from './bootstrap.js';
 import { RenderCache } from './render-cache.js';
 import { mergeExclusions } from './exclusions.js';
 import { buildInitContainer, interceptionOptions } from './init-container.js';
@@ -84,7 +84,12 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
   const serviceAccount = pod.spec.serviceAccountName ?? 'default';
   const sidecar = buildSidecar({
     image: imageOverride.value ?? (nonEmpty(sidecarCfg.sidecarImage) ? sidecarCfg.sidecarImage : settings.defaultSidecarImage),
-    bootstrapJson: bootstrapJson(meshConfig?.traffic?.enableEgress === true, `${serviceAccount}.${ctx.namespace}`),
+    bootstrapJson: bootstrapJson({
+      enableEgress: meshConfig?.traffic?.enableEgress === true,
+      // An IPv6 pod or service range means pods have IPv6: the proxy listens there too.
+      ipv6: interception.clusterCIDRs.some((c) => c.includes(':')),
+      nodeName: `${serviceAccount}.${ctx.namespace}`,
+    }),
     logLevel,
     resources: sidecarCfg.resources,
     native: mode.value === 'native',
@@ -103,9 +108,9 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
 
 const bootstrapTexts = new RenderCache<string>();
 
-/** The bootstrap text for a proxy: one per (egress setting, node id), rendered once. */
-function bootstrapJson(enableEgress: boolean, nodeName: string): string {
-  return bootstrapTexts.get(`${enableEgress}|${nodeName}`, () => JSON.stringify(renderBootstrap({ enableEgress, nodeName })));
+/** The bootstrap text for a proxy: one per distinct options, rendered once. */
+function bootstrapJson(o: BootstrapOptions): string {
+  return bootstrapTexts.get(`${o.enableEgress}|${o.ipv6}|${o.nodeName}`, () => JSON.stringify(renderBootstrap(o)));
 }
 
 /**

@@ -13,7 +13,7 @@ function listenerPorts(b: Json): number[] {
 
 describe('injector: Envoy bootstrap, checked against Envoy\'s v3 protos', () => {
   it('egress enabled: valid, with seed 001\'s outbound listener and passthrough cluster', async () => {
-    const b = renderBootstrap({ enableEgress: true, nodeName: 'curl.curl' }) as Json;
+    const b = renderBootstrap({ enableEgress: true, ipv6: false, nodeName: 'curl.curl' }) as Json;
     expect(await checkEnvoyJson(BOOTSTRAP, b)).to.deep.equal([]);
     expect(b.admin.address.socket_address).to.deep.equal({ address: '127.0.0.1', port_value: 15000 });
     const outbound = b.static_resources.listeners.find((l: Json) => l.name === 'outbound-listener');
@@ -32,7 +32,7 @@ describe('injector: Envoy bootstrap, checked against Envoy\'s v3 protos', () => 
   });
 
   it('egress disabled: valid, and no listener on 15001 at all (blocked connections are refused)', async () => {
-    const b = renderBootstrap({ enableEgress: false, nodeName: 'curl.curl' }) as Json;
+    const b = renderBootstrap({ enableEgress: false, ipv6: false, nodeName: 'curl.curl' }) as Json;
     expect(await checkEnvoyJson(BOOTSTRAP, b)).to.deep.equal([]);
     expect(listenerPorts(b)).to.not.include(15001);
     expect(b.static_resources.clusters.map((c: Json) => c.name)).to.not.include('passthrough-outbound');
@@ -40,7 +40,7 @@ describe('injector: Envoy bootstrap, checked against Envoy\'s v3 protos', () => 
 
   it('both: a health listener on 0.0.0.0:15010 routing only /ready and /stats/prometheus to the admin', () => {
     for (const enableEgress of [true, false]) {
-      const b = renderBootstrap({ enableEgress, nodeName: 'x.y' }) as Json;
+      const b = renderBootstrap({ enableEgress, ipv6: false, nodeName: 'x.y' }) as Json;
       const health = b.static_resources.listeners.find((l: Json) => l.address.socket_address.port_value === 15010);
       expect(health.address.socket_address.address).to.equal('0.0.0.0');
       const hcm = health.filter_chains[0].filters[0].typed_config;
@@ -48,6 +48,28 @@ describe('injector: Envoy bootstrap, checked against Envoy\'s v3 protos', () => 
       expect(routes.map((r: Json) => r.match)).to.deep.equal([{ path: '/ready' }, { path: '/stats/prometheus' }]);
       const admin = b.static_resources.clusters.find((c: Json) => c.name === routes[0].route.cluster);
       expect(admin.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).to.deep.equal({ address: '127.0.0.1', port_value: 15000 });
+    }
+  });
+
+  it('IPv6 clusters: both listeners also listen on [::] (beside 0.0.0.0), valid against the protos', async () => {
+    const b = renderBootstrap({ enableEgress: true, ipv6: true, nodeName: 'curl.curl' }) as Json;
+    expect(await checkEnvoyJson(BOOTSTRAP, b)).to.deep.equal([]);
+    for (const port of [15001, 15010]) {
+      const l = b.static_resources.listeners.find((x: Json) => x.address.socket_address.port_value === port);
+      expect(l.address.socket_address.address).to.equal('0.0.0.0');
+      expect(l.additional_addresses).to.deep.equal([{ address: { socket_address: { address: '::', port_value: port } } }]);
+    }
+    const v4 = renderBootstrap({ enableEgress: true, ipv6: false, nodeName: 'curl.curl' }) as Json;
+    for (const l of v4.static_resources.listeners) expect(l).to.not.have.property('additional_addresses');
+  });
+
+  it('the injected proxy listens on IPv6 exactly when an IPv6 cluster CIDR is configured', () => {
+    for (const [clusterCIDRs, ipv6] of [[['10.244.0.0/16'], false], [['10.244.0.0/16', 'fd00:10:244::/56'], true]] as const) {
+      const out = mutatePod(podAdmission(curlPod()), curlMesh('osm', { traffic: { enableEgress: true } }), { ...SETTINGS, clusterCIDRs: [...clusterCIDRs] });
+      if (out.action !== 'patch') throw new Error(out.action);
+      const envoy = out.patch.find((o) => o.path === '/spec/containers/1')!.value as Json;
+      const outbound = JSON.parse(envoy.args[1]).static_resources.listeners.find((l: Json) => l.name === 'outbound-listener');
+      expect(Boolean(outbound.additional_addresses), clusterCIDRs.join()).to.equal(ipv6);
     }
   });
 
@@ -63,7 +85,7 @@ describe('injector: Envoy bootstrap, checked against Envoy\'s v3 protos', () => 
 
   describe('the strict checker itself', () => {
     it('rejects an unknown field, naming its path', async () => {
-      const b = renderBootstrap({ enableEgress: true, nodeName: 'curl.curl' }) as Json;
+      const b = renderBootstrap({ enableEgress: true, ipv6: false, nodeName: 'curl.curl' }) as Json;
       b.static_resources.listeners[1].use_original_dest = true;
       const errors = await checkEnvoyJson(BOOTSTRAP, b);
       expect(errors).to.have.length(1);
@@ -71,13 +93,13 @@ describe('injector: Envoy bootstrap, checked against Envoy\'s v3 protos', () => 
     });
 
     it('rejects an unknown field inside a typed_config (Any resolved by its @type)', async () => {
-      const b = renderBootstrap({ enableEgress: true, nodeName: 'curl.curl' }) as Json;
+      const b = renderBootstrap({ enableEgress: true, ipv6: false, nodeName: 'curl.curl' }) as Json;
       b.static_resources.listeners[1].default_filter_chain.filters[0].typed_config.clusterr = 'x';
       expect((await checkEnvoyJson(BOOTSTRAP, b)).join()).to.include('unknown field "clusterr" in envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy');
     });
 
     it('rejects a bad enum, a wrong type, a bad duration, an unknown @type and two members of a oneof', async () => {
-      const b = renderBootstrap({ enableEgress: true, nodeName: 'curl.curl' }) as Json;
+      const b = renderBootstrap({ enableEgress: true, ipv6: false, nodeName: 'curl.curl' }) as Json;
       b.static_resources.clusters[1].lb_policy = 'ORIGINAL_DST_LB';
       b.admin.address.socket_address.port_value = '15000x';
       b.static_resources.clusters[0].connect_timeout = '1 second';
