@@ -80,6 +80,14 @@ describe('webhook server end to end: real rules and injector', () => {
     expect(names).to.include.members(['osm-init', 'envoy', 'curl']);
   });
 
+  it('gives a dryRun pod the same patch as a real one (injection has no side effects)', async () => {
+    const pod = podObject({ name: 'curl-dry', namespace: 'curl' });
+    const wet = await t.client.review('mutate', podReview(pod));
+    const dry = await t.client.review('mutate', podReview(pod, { dryRun: true }));
+    expect(dry.response.patch).to.be.a('string').and.equal(wet.response.patch);
+    expect({ ...dry.response, uid: 'x' }).to.deep.equal({ ...wet.response, uid: 'x' });
+  });
+
   it('does not patch a pod in a namespace outside the mesh', async () => {
     const { response } = await t.client.review('mutate', podReview(podObject({ namespace: 'plain' })));
     expect(response.allowed).to.equal(true);
