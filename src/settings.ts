@@ -1,3 +1,5 @@
+import { MESHGATE_VERSION } from './version.js';
+
 /**
  * Mesh-wide settings meshgate owns that the OSM/FSM MeshConfig has no field for. They come from
  * `meshgate serve` flags or environment (cli/settings-options.ts) and are handed to the pure core.
@@ -33,5 +35,5 @@ export const DEFAULT_SETTINGS: MeshgateSettings = {
   iptablesBackend: 'auto',
   defaultSidecarImage: 'envoyproxy/envoy-distroless:v1.34.1',
   defaultInitImage: 'openservicemesh/init:v1.2.4',
-  version: '0.1.0',
+  version: MESHGATE_VERSION,
 };

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { createRequire } from 'node:module';
+import { MESHGATE_VERSION } from '../version.js';
 import { UserError } from './errors.js';
 import { addGlobalOptions } from './global-options.js';
 
@@ -41,13 +41,11 @@ async function loadRegistrations(argv: string[]): Promise<Register[]> {
   return [...new Set(modules.map((m) => m.register))];
 }
 
-const require = createRequire(import.meta.url);
-const { version } = require('../../../package.json') as { version: string };
 
 export function buildProgram(registrations: Register[]): Command {
   const program = new Command('meshgate')
     .description('Admission control for service-mesh egress: validates Egress policies, injects the egress proxy sidecar.')
-    .version(version)
+    .version(MESHGATE_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   addGlobalOptions(program);
