@@ -36,8 +36,13 @@ const COMMON = {
   matchPolicy: 'Equivalent',
 } as const;
 
-function certManagerAnnotations(names: InstallNames, certManager: boolean): Record<string, string> | undefined {
-  return certManager ? { 'cert-manager.io/inject-ca-from': `${names.namespace}/${names.servingCertificate}` } : undefined;
+/** Metadata of either configuration; with cert-manager, its CA injector fills the caBundle. */
+function configurationMetadata(name: string, names: InstallNames, opts: InstallOptions) {
+  return {
+    name,
+    labels: commonLabels(opts.meshName),
+    ...(opts.certManager ? { annotations: { 'cert-manager.io/inject-ca-from': `${names.namespace}/${names.servingCertificate}` } } : {}),
+  };
 }
 
 /**
@@ -49,15 +54,10 @@ function certManagerAnnotations(names: InstallNames, certManager: boolean): Reco
  * add-ons if one were ever labelled into the mesh.
  */
 export function validatingWebhookConfiguration(profile: Profile, names: InstallNames, opts: InstallOptions): KubeObject {
-  const annotations = certManagerAnnotations(names, opts.certManager);
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingWebhookConfiguration',
-    metadata: {
-      name: names.validatingWebhookConfiguration,
-      labels: commonLabels(opts.meshName),
-      ...(annotations ? { annotations } : {}),
-    },
+    metadata: configurationMetadata(names.validatingWebhookConfiguration, names, opts),
     webhooks: [
       {
         name: names.policyWebhook,
@@ -100,15 +100,10 @@ export function validatingWebhookConfiguration(profile: Profile, names: InstallN
 
 /** Mutating: sidecar injection on Pod CREATE in enrolled, non-ignored, non-protected namespaces. */
 export function mutatingWebhookConfiguration(profile: Profile, names: InstallNames, opts: InstallOptions): KubeObject {
-  const annotations = certManagerAnnotations(names, opts.certManager);
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
-    metadata: {
-      name: names.mutatingWebhookConfiguration,
-      labels: commonLabels(opts.meshName),
-      ...(annotations ? { annotations } : {}),
-    },
+    metadata: configurationMetadata(names.mutatingWebhookConfiguration, names, opts),
     webhooks: [
       {
         name: names.injectWebhook,
