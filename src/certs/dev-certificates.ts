@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateBundle } from '../certs/generate.js';
+import { generateBundle } from './generate.js';
 
 /**
  * The development certificate of `meshgate serve --dev`: a CA and a serving certificate in a

@@ -9,7 +9,7 @@ import { serviceDnsNames } from '../../certs/generate.js';
 import { DirStateSource } from '../../cluster/state-dir.js';
 import { WEBHOOK_PORT, type Profile } from '../../profile.js';
 import type { StateSource } from '../../state/mesh-state.js';
-import { ensureDevCertificates } from '../../webhook/dev-certificates.js';
+import { ensureDevCertificates } from '../../certs/dev-certificates.js';
 import { createWebhookServer, type TlsMaterial } from '../../webhook/server.js';
 import { UserError } from '../errors.js';
 import { profileFrom } from '../global-options.js';
