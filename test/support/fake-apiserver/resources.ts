@@ -30,12 +30,7 @@ const builtIn = (group: string, version: string, plural: string, kind: string, n
 });
 
 const crd = (group: string, version: string, plural: string, kind: string, namespaced = true): ResourceType => ({
-  group,
-  version,
-  plural,
-  singular: kind.toLowerCase(),
-  kind,
-  namespaced,
+  ...builtIn(group, version, plural, kind, namespaced),
   builtIn: false,
 });
 
