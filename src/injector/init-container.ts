@@ -3,14 +3,6 @@ import type { IptablesBackend } from '../settings.js';
 import type { Exclusions } from './exclusions.js';
 import { renderInterceptionScript, type InterceptionOptions } from './iptables/script.js';
 import type { Container } from './pod.js';
-import { RenderCache } from './render-cache.js';
-
-const scripts = new RenderCache<string>();
-
-/** The script for these options, rendered once (pods of one mesh mostly share their options). */
-function interceptionScript(o: InterceptionOptions): string {
-  return scripts.get(JSON.stringify(o), () => renderInterceptionScript(o));
-}
 
 /** The interception script's inputs for one pod (SPEC §5). */
 export function interceptionOptions(
@@ -57,7 +49,7 @@ export function buildInitContainer(o: InitContainerOptions): Container {
     name: o.name,
     image: o.image,
     imagePullPolicy: 'IfNotPresent',
-    command: ['/bin/sh', '-c', interceptionScript(o.interception)],
+    command: ['/bin/sh', '-c', renderInterceptionScript(o.interception)],
     securityContext,
   };
 }

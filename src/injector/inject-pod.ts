@@ -6,10 +6,11 @@ import { MESHGATE_ANNOTATIONS, parseIptablesBackend, parseSidecarImage, parseSid
 import { renderBootstrap, type BootstrapOptions } from './bootstrap.js';
 import { RenderCache } from './render-cache.js';
 import { mergeExclusions } from './exclusions.js';
-import { buildInitContainer, interceptionOptions } from './init-container.js';
+import { buildInitContainer, interceptionOptions, type InitContainerOptions } from './init-container.js';
 import { InterceptionOptionError, type InterceptionOptions } from './iptables/script.js';
 import type { Container, Pod } from './pod.js';
-import { DEFAULT_LOG_LEVEL, ENVOY_LOG_LEVELS, SIDECAR_NAME, buildSidecar } from './sidecar.js';
+import { DEFAULT_LOG_LEVEL, ENVOY_LOG_LEVELS, SIDECAR_NAME, buildSidecar, type SidecarOptions } from './sidecar.js';
+import { shared } from './patch.js';
 import { renderStatus } from './status.js';
 
 export interface InjectContext {
@@ -69,7 +70,7 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
   const interception = interceptionOptions(profile, settings.clusterCIDRs, exclusions.value, backend.value);
   let initContainer: Container;
   try {
-    initContainer = buildInitContainer({
+    initContainer = initContainerFor({
       name: profile.initContainerName,
       image: nonEmpty(sidecarCfg.initContainerImage) ? sidecarCfg.initContainerImage : settings.defaultInitImage,
       interception,
@@ -82,14 +83,14 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
     throw err;
   }
   const serviceAccount = pod.spec.serviceAccountName ?? 'default';
-  const sidecar = buildSidecar({
+  const sidecar = sidecarFor({
     image: imageOverride.value ?? (nonEmpty(sidecarCfg.sidecarImage) ? sidecarCfg.sidecarImage : settings.defaultSidecarImage),
-    bootstrapJson: bootstrapJson({
+    bootstrap: {
       enableEgress: meshConfig?.traffic?.enableEgress === true,
       // An IPv6 pod or service range means pods have IPv6: the proxy listens there too.
       ipv6: interception.clusterCIDRs.some((c) => c.includes(':')),
       nodeName: `${serviceAccount}.${ctx.namespace}`,
-    }),
+    },
     logLevel,
     resources: sidecarCfg.resources,
     native: mode.value === 'native',
@@ -106,11 +107,21 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
   return { ok: true, plan: { mode: mode.value, interception, initContainer, sidecar, warnings } };
 }
 
-const bootstrapTexts = new RenderCache<string>();
+/**
+ * The containers to add are rendered once per distinct inputs and shared, frozen, by every pod that
+ * gets them: most pods of a mesh get the same ones, and their JSON text (the script and the
+ * bootstrap are most of every patch) is then serialized once too (see `shared` in patch.ts).
+ */
+const initContainers = new RenderCache<Container>();
+const sidecars = new RenderCache<Container>();
 
-/** The bootstrap text for a proxy: one per distinct options, rendered once. */
-function bootstrapJson(o: BootstrapOptions): string {
-  return bootstrapTexts.get(`${o.enableEgress}|${o.ipv6}|${o.nodeName}`, () => JSON.stringify(renderBootstrap(o)));
+function initContainerFor(o: InitContainerOptions): Container {
+  return initContainers.get(JSON.stringify(o), () => shared(buildInitContainer(o)));
+}
+
+function sidecarFor(o: Omit<SidecarOptions, 'bootstrapJson'> & { bootstrap: BootstrapOptions }): Container {
+  const { bootstrap, ...rest } = o;
+  return sidecars.get(JSON.stringify(o), () => shared(buildSidecar({ ...rest, bootstrapJson: JSON.stringify(renderBootstrap(bootstrap)) })));
 }
 
 /**

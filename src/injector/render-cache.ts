@@ -1,7 +1,7 @@
 /**
- * A bounded cache for the injector's pure renderers (the interception script, the Envoy bootstrap
- * text). Same key, same output: it changes no behaviour, it only saves re-rendering kilobytes of
- * text for every pod of the same shape. Least recently used entries go first.
+ * A bounded cache for the injector's pure renderers (the containers it adds, with their script and
+ * bootstrap). Same key, same output: it changes no behaviour, it only saves re-rendering kilobytes
+ * of text for every pod of the same shape. Least recently used entries go first.
  */
 export class RenderCache<V> {
   private readonly entries = new Map<string, V>();

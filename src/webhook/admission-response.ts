@@ -1,6 +1,7 @@
 import type { FieldError } from '../policy/field-errors.js';
 import { renderFieldError } from '../policy/field-errors.js';
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from './admission-request.js';
+import { serializePatch } from '../injector/patch.js';
 import type { AdmissionInput, JsonPatchOperation, MutationOutcome, ValidationOutcome } from './types.js';
 
 /**
@@ -151,7 +152,7 @@ export function forValidation(input: AdmissionInput, outcome: ValidationOutcome)
 
 /** base64 of the JSON Patch array, as `response.patch` carries it. */
 export function encodePatch(patch: readonly JsonPatchOperation[]): string {
-  return Buffer.from(JSON.stringify(patch), 'utf8').toString('base64');
+  return Buffer.from(serializePatch(patch), 'utf8').toString('base64');
 }
 
 /** The mutating webhook's answer (karForMutate): patch and patchType together or not at all. */
