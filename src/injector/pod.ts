@@ -45,18 +45,22 @@ export interface Pod {
   [key: string]: unknown;
 }
 
-const capabilities = z.looseObject({ add: z.array(z.string()).optional(), drop: z.array(z.string()).optional() });
-const securityContext = z.looseObject({
+const capabilities = z.object({ add: z.array(z.string()).optional(), drop: z.array(z.string()).optional() });
+const securityContext = z.object({
   runAsUser: z.number().int().optional(),
   privileged: z.boolean().optional(),
   capabilities: capabilities.optional(),
 });
-const container = z.looseObject({ name: z.string(), securityContext: securityContext.optional() });
+const container = z.object({ name: z.string(), securityContext: securityContext.optional() });
 
-/** The edge schema: what must hold for the injector and the bypass guard to read a pod safely. */
-export const podSchema = z.looseObject({
+/**
+ * The edge schema: what must hold for the injector and the bypass guard to read a pod safely. Only
+ * its verdict is used (parsePod returns the pod as sent), so unknown fields are stripped from
+ * zod's throw-away copy instead of being copied into it.
+ */
+export const podSchema = z.object({
   metadata: z
-    .looseObject({
+    .object({
       name: z.string().optional(),
       generateName: z.string().optional(),
       namespace: z.string().optional(),
@@ -64,13 +68,13 @@ export const podSchema = z.looseObject({
       annotations: z.record(z.string(), z.string()).optional(),
     })
     .optional(),
-  spec: z.looseObject({
+  spec: z.object({
     containers: z.array(container),
     initContainers: z.array(container).optional(),
-    volumes: z.array(z.looseObject({ name: z.string() })).optional(),
+    volumes: z.array(z.object({ name: z.string() })).optional(),
     hostNetwork: z.boolean().optional(),
     serviceAccountName: z.string().optional(),
-    securityContext: z.looseObject({ runAsUser: z.number().int().optional() }).optional(),
+    securityContext: z.object({ runAsUser: z.number().int().optional() }).optional(),
   }),
 });
 

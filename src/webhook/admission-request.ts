@@ -8,27 +8,31 @@ import type { AdmissionInput } from './types.js';
  *     so the caller gets HTTP 400 with a plain reason;
  *  2. the request itself: once a uid is known, a malformed request is answered with an
  *     AdmissionReview that echoes the uid and denies with code 400, which kube-apiserver relays.
- * Unknown fields are tolerated everywhere (newer API servers add fields). Nothing here recurses
- * into `object`, so arbitrarily deep objects cannot overflow the stack at this stage.
+ * Unknown fields are tolerated everywhere (newer API servers add fields); the schemas strip them
+ * rather than copy them, since only the known fields are read. Nothing here recurses into
+ * `object`, so arbitrarily deep objects cannot overflow the stack at this stage.
  */
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_KIND = 'AdmissionReview';
 
-const envelopeSchema = z.looseObject({
+const envelopeSchema = z.object({
   apiVersion: z.literal(ADMISSION_API_VERSION),
   kind: z.literal(ADMISSION_KIND),
-  request: z.looseObject({
+  request: z.object({
     uid: z.string().min(1),
   }),
 });
 
-const gvkSchema = z.looseObject({ group: z.string(), version: z.string(), kind: z.string().min(1) });
-const gvrSchema = z.looseObject({ group: z.string(), version: z.string(), resource: z.string() });
-// A Kubernetes object is a JSON object; `null` is how the API server spells "absent" (DELETE has no object).
-const objectSchema = z.record(z.string(), z.unknown()).nullish();
+const gvkSchema = z.object({ group: z.string(), version: z.string(), kind: z.string().min(1) });
+const gvrSchema = z.object({ group: z.string(), version: z.string(), resource: z.string() });
+// A Kubernetes object is a JSON object; `null` is how the API server spells "absent" (DELETE has no
+// object). Checked, not copied: a record schema would copy every key of every pod on every request.
+const objectSchema = z
+  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { error: 'expected an object' })
+  .nullish();
 
-const requestSchema = z.looseObject({
+const requestSchema = z.object({
   uid: z.string().min(1),
   kind: gvkSchema,
   resource: gvrSchema.optional(),
@@ -39,11 +43,19 @@ const requestSchema = z.looseObject({
   name: z.string().optional(),
   namespace: z.string().optional(),
   operation: z.enum(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']),
-  userInfo: z.looseObject({ username: z.string().optional() }).optional(),
+  userInfo: z.object({ username: z.string().optional() }).optional(),
   object: objectSchema,
   oldObject: objectSchema,
   dryRun: z.boolean().nullish(),
   options: z.unknown().optional(),
+});
+
+// The whole review in one pass, for the common case of a well-formed request; the two stages
+// above run only when it fails, to tell "not a review" (400) from "malformed request" (deny).
+const reviewSchema = z.object({
+  apiVersion: z.literal(ADMISSION_API_VERSION),
+  kind: z.literal(ADMISSION_KIND),
+  request: requestSchema,
 });
 
 export type DecodedRequest =
@@ -93,20 +105,22 @@ export function decodeAdmissionReview(body: unknown): DecodedRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { ok: false, uid: undefined, reason: 'request body is not an AdmissionReview: expected a JSON object' };
   }
-  const envelope = envelopeSchema.safeParse(body);
-  if (!envelope.success) {
-    return {
-      ok: false,
-      uid: undefined,
-      reason: `request body is not an ${ADMISSION_API_VERSION} AdmissionReview: ${describeIssues(envelope.error.issues, '')}`,
-    };
+  const review = reviewSchema.safeParse(body);
+  if (!review.success) {
+    const envelope = envelopeSchema.safeParse(body);
+    if (!envelope.success) {
+      return {
+        ok: false,
+        uid: undefined,
+        reason: `request body is not an ${ADMISSION_API_VERSION} AdmissionReview: ${describeIssues(envelope.error.issues, '')}`,
+      };
+    }
+    // The envelope schema strips what it does not name: check the request as sent.
+    const issues = requestSchema.safeParse((body as { request: unknown }).request).error?.issues ?? review.error.issues;
+    return { ok: false, uid: envelope.data.request.uid, reason: `malformed AdmissionReview: ${describeIssues(issues, 'request')}` };
   }
-  const uid = envelope.data.request.uid;
-  const parsed = requestSchema.safeParse(envelope.data.request);
-  if (!parsed.success) {
-    return { ok: false, uid, reason: `malformed AdmissionReview: ${describeIssues(parsed.error.issues, 'request')}` };
-  }
-  const r = parsed.data;
+  const r = review.data.request;
+  const uid = r.uid;
   const object = (r.object ?? undefined) as KubeObject | undefined;
   const oldObject = (r.oldObject ?? undefined) as KubeObject | undefined;
   const meta = metadataOf(object);

@@ -23,6 +23,7 @@ export class WebhookMetrics {
   private readonly rejected: Counter<'webhook' | 'code'>;
   private readonly certExpiry: Gauge;
   private readonly ready: Gauge;
+  private readonly series = new Map<string, { requests: { inc(): void }; latency: { observe(v: number): void } }>();
 
   constructor(opts: { isReady: () => boolean; defaultMetrics?: boolean }) {
     const registers = [this.registry];
@@ -63,10 +64,21 @@ export class WebhookMetrics {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'meshgate_' });
   }
 
+  /**
+   * Counts one answered request. The label children are looked up once per label combination
+   * (a bounded set: webhook × kind × operation × result) and kept, so the hot path does not hash
+   * label objects on every request.
+   */
   observe(webhook: WebhookName, requestKind: string, operation: string, result: AdmissionResult, seconds: number): void {
     const kind = KIND_LABELS.has(requestKind) ? requestKind : 'other';
-    this.requests.inc({ webhook, kind, operation, result });
-    this.latency.observe({ webhook, kind }, seconds);
+    const key = `${webhook}|${kind}|${operation}|${result}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      series = { requests: this.requests.labels({ webhook, kind, operation, result }), latency: this.latency.labels({ webhook, kind }) };
+      this.series.set(key, series);
+    }
+    series.requests.inc();
+    series.latency.observe(seconds);
   }
 
   rejectHttp(webhook: string, code: number): void {

@@ -83,6 +83,7 @@ function secureContextOptions(tls: TlsMaterial) {
 
 /** `application/json`, optionally with a UTF-8 charset, is the only body the API server sends. */
 function isJsonContentType(header: string | undefined): boolean {
+  if (header === 'application/json') return true;
   if (!header) return false;
   const [type, ...params] = header.split(';').map((s) => s.trim().toLowerCase());
   if (type !== 'application/json') return false;
@@ -179,8 +180,8 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
   }
 
   function handleAdmission(webhook: WebhookName, body: Buffer, res: ServerResponse): void {
-    const started = process.hrtime.bigint();
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1e3;
     if (body.length === 0) {
       metrics.rejectHttp(webhook, 400);
       plainText(res, 400, 'request body is empty: expected an AdmissionReview');
