@@ -1,4 +1,5 @@
 import type { JsonPatchOperation } from '../webhook/types.js';
+import { RenderCache } from './render-cache.js';
 
 /**
  * The JSON Patch (RFC 6902) that turns `original` (request.object exactly as sent) into `mutated`.
@@ -99,6 +100,49 @@ function valueJson(v: unknown): string {
     if (Array.isArray(v) && v.some((e) => isContainer(e) && jsonTexts.has(e))) return `[${v.map(valueJson).join(',')}]`;
   }
   return JSON.stringify(v) ?? 'null';
+}
+
+let nextSharedId = 0;
+const sharedIds = new WeakMap<object, number>();
+
+/**
+ * A key that identifies the patch: shared values by identity, everything else by its JSON text.
+ * Undefined when the patch carries large unshared values (nothing worth keeping then).
+ */
+function patchKey(ops: readonly JsonPatchOperation[]): string | undefined {
+  let key = '';
+  for (const o of ops) {
+    key += `${o.op} ${o.path} ${o.from ?? ''} ${'value' in o ? valueKey(o.value) : ''}\n`;
+    if (key.length > MAX_KEY_LENGTH) return undefined;
+  }
+  return key;
+}
+
+const MAX_KEY_LENGTH = 4096;
+
+function valueKey(v: unknown): string {
+  if (isContainer(v)) {
+    if (jsonTexts.has(v)) {
+      let id = sharedIds.get(v);
+      if (id === undefined) sharedIds.set(v, (id = nextSharedId++));
+      return `#${id}`;
+    }
+    if (Array.isArray(v) && v.some((e) => isContainer(e) && jsonTexts.has(e))) return `[${v.map(valueKey).join(',')}]`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+const encodedPatches = new RenderCache<string>();
+
+/**
+ * The patch as kube-apiserver takes it: base64 of its JSON text. Pods of the same shape in the
+ * same configuration get the same patch, so the text is kept per patch (by `patchKey`) and most
+ * requests neither serialize nor encode kilobytes of script and bootstrap again.
+ */
+export function encodePatch(ops: readonly JsonPatchOperation[]): string {
+  const key = patchKey(ops);
+  const encode = () => Buffer.from(serializePatch(ops), 'utf8').toString('base64');
+  return key === undefined ? encode() : encodedPatches.get(key, encode);
 }
 
 /** The patch as JSON text, the same as JSON.stringify(ops), reusing the text of shared values. */

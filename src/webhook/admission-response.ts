@@ -1,7 +1,7 @@
 import type { FieldError } from '../policy/field-errors.js';
 import { renderFieldError } from '../policy/field-errors.js';
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from './admission-request.js';
-import { serializePatch } from '../injector/patch.js';
+import { encodePatch } from '../injector/patch.js';
 import type { AdmissionInput, JsonPatchOperation, MutationOutcome, ValidationOutcome } from './types.js';
 
 /**
@@ -54,11 +54,13 @@ export function sanitizeWarnings(warnings: readonly string[]): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   for (const w of warnings) {
-    // eslint-disable-next-line no-control-regex
-    let line = String(w).replace(/[\p{Cc}\u2028\u2029]+/gu, ' ').replace(/\s+/g, ' ').trim();
+    let line = oneLine(String(w));
     if (!line) continue;
-    const chars = Array.from(line);
-    if (chars.length > MAX_WARNING_LENGTH) line = chars.slice(0, MAX_WARNING_LENGTH - ELLIPSIS.length).join('').trimEnd() + ELLIPSIS;
+    // No more UTF-16 units than the limit means no more code points either: only longer lines are counted.
+    if (line.length > MAX_WARNING_LENGTH) {
+      const chars = Array.from(line);
+      if (chars.length > MAX_WARNING_LENGTH) line = chars.slice(0, MAX_WARNING_LENGTH - ELLIPSIS.length).join('').trimEnd() + ELLIPSIS;
+    }
     if (seen.has(line)) continue;
     seen.add(line);
     out.push(line);
@@ -76,10 +78,17 @@ function withWarnings(response: AdmissionResponse, warnings: readonly string[]):
   return response;
 }
 
+// Anything oneLine would change: a control character (\p{Cc} is U+0000–U+001F and U+007F–U+009F),
+// a line or paragraph separator, whitespace other than a plain space, two spaces, or an edge space.
+// eslint-disable-next-line no-control-regex
+const NOT_ONE_LINE = /[\x00-\x1f\x7f-\x9f\u2028\u2029]|[^\S ]|  |^ | $/;
+
 /** One line, no control characters: status messages end up in kubectl's single-line error. */
-function oneLine(message: string): string {
+export function oneLine(message: string): string {
+  // Most messages are already one clean line: one scan instead of two replacing passes.
+  if (!NOT_ONE_LINE.test(message)) return message;
   // eslint-disable-next-line no-control-regex
-  return message.replace(/[\p{Cc}\u2028\u2029]+/gu, ' ').replace(/\s+/g, ' ').trim();
+  return message.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
 export function allowed(uid: string, warnings: readonly string[] = []): AdmissionReviewResponse {
@@ -150,10 +159,20 @@ export function forValidation(input: AdmissionInput, outcome: ValidationOutcome)
   return allowed(input.uid, outcome.warnings);
 }
 
-/** base64 of the JSON Patch array, as `response.patch` carries it. */
-export function encodePatch(patch: readonly JsonPatchOperation[]): string {
-  return Buffer.from(serializePatch(patch), 'utf8').toString('base64');
+export { encodePatch };
+
+/**
+ * The response body. The same text as JSON.stringify(review), but a patch (base64, so nothing in
+ * it needs escaping) is appended as it is rather than scanned character by character: it is
+ * kilobytes long and most of every mutating answer.
+ */
+export function serializeReview(review: AdmissionReviewResponse): string {
+  if (review.response.patch === undefined) return JSON.stringify(review);
+  const { patch, ...rest } = review.response;
+  const head = JSON.stringify({ ...review, response: rest });
+  return `${head.slice(0, -2)},"patch":"${patch}"}}`;
 }
+
 
 /** The mutating webhook's answer (karForMutate): patch and patchType together or not at all. */
 export function forMutation(uid: string, outcome: MutationOutcome): AdmissionReviewResponse {

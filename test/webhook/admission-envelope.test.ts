@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { fieldError } from '../../src/policy/field-errors.js';
 import { decodeAdmissionReview } from '../../src/webhook/admission-request.js';
-import { encodePatch, forMutation, invalid, sanitizeWarnings } from '../../src/webhook/admission-response.js';
+import fc from 'fast-check';
+import { encodePatch, forMutation, invalid, oneLine, sanitizeWarnings, serializeReview } from '../../src/webhook/admission-response.js';
 import { admissionReview, KINDS, podObject } from '../support/admission-fixtures.js';
 
 describe('admission envelope builders and request decoding', () => {
@@ -24,6 +25,23 @@ describe('admission envelope builders and request decoding', () => {
     const withPatch = forMutation('u', { action: 'patch', patch: [{ op: 'remove', path: '/a' }], warnings: [] }).response;
     expect(withPatch.patch).to.equal(encodePatch([{ op: 'remove', path: '/a' }]));
     expect(JSON.parse(Buffer.from(withPatch.patch!, 'base64').toString())).to.deep.equal([{ op: 'remove', path: '/a' }]);
+  });
+
+  it('oneLine: one clean line, the same as replacing every control character and whitespace run', () => {
+    // eslint-disable-next-line no-control-regex
+    const reference = (m: string) => m.replace(/[\p{Cc}\u2028\u2029]+/gu, ' ').replace(/\s+/g, ' ').trim();
+    const text = fc.string({ unit: fc.constantFrom('a', ' ', '  ', '\t', '\n', '\r', '\u0085', '\u2028', '\u00a0', '\ufeff', '\u0000', '\u007f', 'é', '😀') });
+    fc.assert(fc.property(fc.oneof(text, fc.string({ unit: 'grapheme' })), (m) => {
+      expect(oneLine(m)).to.equal(reference(m));
+    }), { numRuns: 2000, seed: 7 });
+  });
+
+  it('serializes a review with a patch to the same JSON as JSON.stringify', () => {
+    const patched = forMutation('u"\\', { action: 'patch', patch: [{ op: 'add', path: '/a', value: 'x' }], warnings: ['w "1"'] });
+    expect(JSON.parse(serializeReview(patched))).to.deep.equal(JSON.parse(JSON.stringify(patched)));
+    expect(serializeReview(patched)).to.equal(JSON.stringify(patched));
+    const skipped = forMutation('u', { action: 'skip', reason: 'r', warnings: [] });
+    expect(serializeReview(skipped)).to.equal(JSON.stringify(skipped));
   });
 
   it('decodes a real review into the core input, falling back to the object for name and namespace', () => {
