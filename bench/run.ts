@@ -212,8 +212,10 @@ async function main(): Promise<void> {
       ratio: 1,
       rssMiB: ceilingRss,
     });
+    let patchBytes = 0;
     for (const s of SCENARIOS) {
-      await sanityCheck(mg.port, tls, s);
+      const answer = await sanityCheck(mg.port, tls, s);
+      if (s.name === 'mutate curl pod') patchBytes = String(answer.response.patch).length;
       process.stderr.write(`${s.name} …\n`);
       const max = await load(mg.port, tls, s.path, s.body);
       const half = await halfRate(mg.port, tls, s.path, s.body, max.rps);
@@ -227,6 +229,16 @@ async function main(): Promise<void> {
       });
     }
     await stop(ceiling);
+
+    // The same bare server answering a fixed patch as long as meshgate's for the curl pod: what
+    // sending that many bytes alone allows, with no work to compute them.
+    const sport = await freePort();
+    const sized = spawn(process.execPath, [join(root, 'dist/bench/ceiling-server.js'), tls.certPath, tls.keyPath, String(sport), String(patchBytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((res) => sized.stdout!.once('data', () => res()));
+    process.stderr.write(`ceiling answering a fixed ${patchBytes}-byte patch …\n`);
+    const sizedMax = await load(sport, tls, '/mutate', SCENARIOS.find((s) => s.name === 'mutate curl pod')!.body);
+    await stop(sized);
+    rows.push({ scenario: `ceiling with a fixed ${patchBytes}-byte patch`, ...sizedMax, ratio: sizedMax.rps / ceilingMax.rps });
     const mainRss = await peakRssMiB(mg.child.pid!);
     const mainValidate = rows[1]!.rps as number;
     await stop(mg.child);
@@ -255,13 +267,14 @@ async function main(): Promise<void> {
   }
 }
 
-async function sanityCheck(port: number, tls: Tls, s: Scenario): Promise<void> {
+async function sanityCheck(port: number, tls: Tls, s: Scenario): Promise<any> {
   const r = await httpsJson(port, tls, 'POST', `${s.path}?timeout=10s`, s.body);
   const got = outcomeOf(r.json);
   const want = s.expect === 'skipped' ? 'allowed' : s.expect;
   if (r.status !== 200 || got !== want) {
     throw new Error(`scenario "${s.name}": expected ${s.expect}, got HTTP ${r.status} ${got}: ${JSON.stringify(r.json).slice(0, 300)}`);
   }
+  return r.json;
 }
 
 function printTable(r: any): void {
