@@ -24,18 +24,18 @@ export function diffPatch(original: unknown, mutated: unknown): JsonPatchOperati
 
 type Json = Record<string, unknown>;
 
-function isContainer(v: unknown): v is Json | unknown[] {
+function isObjectOrArray(v: unknown): v is Json | unknown[] {
   return typeof v === 'object' && v !== null;
 }
 
 function diffValue(a: unknown, b: unknown, path: string, ops: JsonPatchOperation[]): void {
   if (a === b) return;
-  if (isContainer(a) && isContainer(b) && Array.isArray(a) === Array.isArray(b)) {
+  if (isObjectOrArray(a) && isObjectOrArray(b) && Array.isArray(a) === Array.isArray(b)) {
     if (Array.isArray(a)) diffList(a, b as unknown[], path, ops);
     else diffMap(a as Json, b as Json, path, ops);
     return;
   }
-  if (!isContainer(a) && !isContainer(b) && Object.is(a, b)) return;
+  if (!isObjectOrArray(a) && !isObjectOrArray(b) && Object.is(a, b)) return;
   ops.push({ op: 'replace', path, value: b });
 }
 
@@ -88,16 +88,16 @@ export function shared<T extends object>(value: T): T {
 }
 
 function deepFreeze(v: unknown): void {
-  if (!isContainer(v) || Object.isFrozen(v)) return;
+  if (!isObjectOrArray(v) || Object.isFrozen(v)) return;
   Object.freeze(v);
   for (const child of Object.values(v)) deepFreeze(child);
 }
 
 function valueJson(v: unknown): string {
-  if (isContainer(v)) {
+  if (isObjectOrArray(v)) {
     const known = jsonTexts.get(v);
     if (known !== undefined) return known;
-    if (Array.isArray(v) && v.some((e) => isContainer(e) && jsonTexts.has(e))) return `[${v.map(valueJson).join(',')}]`;
+    if (Array.isArray(v) && v.some((e) => isObjectOrArray(e) && jsonTexts.has(e))) return `[${v.map(valueJson).join(',')}]`;
   }
   return JSON.stringify(v) ?? 'null';
 }
@@ -121,13 +121,13 @@ function patchKey(ops: readonly JsonPatchOperation[]): string | undefined {
 const MAX_KEY_LENGTH = 4096;
 
 function valueKey(v: unknown): string {
-  if (isContainer(v)) {
+  if (isObjectOrArray(v)) {
     if (jsonTexts.has(v)) {
       let id = sharedIds.get(v);
       if (id === undefined) sharedIds.set(v, (id = nextSharedId++));
       return `#${id}`;
     }
-    if (Array.isArray(v) && v.some((e) => isContainer(e) && jsonTexts.has(e))) return `[${v.map(valueKey).join(',')}]`;
+    if (Array.isArray(v) && v.some((e) => isObjectOrArray(e) && jsonTexts.has(e))) return `[${v.map(valueKey).join(',')}]`;
   }
   return JSON.stringify(v) ?? 'null';
 }

@@ -2,7 +2,7 @@ import type { FieldError } from '../policy/field-errors.js';
 import { renderFieldError } from '../policy/field-errors.js';
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from './admission-request.js';
 import { encodePatch } from '../injector/patch.js';
-import type { AdmissionInput, JsonPatchOperation, MutationOutcome, ValidationOutcome } from './types.js';
+import type { AdmissionInput, MutationOutcome, ValidationOutcome } from './types.js';
 
 /**
  * Builders of the AdmissionReview v1 response envelope (like pepr's karForValidate/karForMutate).
@@ -160,8 +160,6 @@ export function forValidation(input: AdmissionInput, outcome: ValidationOutcome)
   if (outcome.forbidden) return forbidden(input.uid, outcome.forbidden, outcome.warnings);
   return allowed(input.uid, outcome.warnings);
 }
-
-export { encodePatch };
 
 /**
  * The response body. The same text as JSON.stringify(review), but a patch (base64, so nothing in

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { fieldError } from '../../src/policy/field-errors.js';
 import { decodeAdmissionReview } from '../../src/webhook/admission-request.js';
 import fc from 'fast-check';
-import { encodePatch, forMutation, invalid, oneLine, sanitizeWarnings, serializeReview } from '../../src/webhook/admission-response.js';
+import { encodePatch } from '../../src/injector/patch.js';
+import { forMutation, invalid, oneLine, sanitizeWarnings, serializeReview } from '../../src/webhook/admission-response.js';
 import { admissionReview, KINDS, podObject } from '../support/admission-fixtures.js';
 
 describe('admission envelope builders and request decoding', () => {
