@@ -1,6 +1,6 @@
 import { MESHGATE_DOMAIN, meshKeys, type Profile } from '../profile.js';
-import { quote } from '../policy/field-errors.js';
-import { imageReferenceError } from '../policy/image-reference.js';
+import { quote } from '../vocabulary/field-errors.js';
+import { imageReferenceError } from '../vocabulary/image-reference.js';
 import { IPTABLES_BACKENDS, SIDECAR_MODES, type IptablesBackend, type SidecarMode } from '../settings.js';
 
 /** meshgate's own per-pod annotations (SPEC §5). */

@@ -1,7 +1,7 @@
 import { PROXY_UID } from '../profile.js';
 import type { MeshState } from '../state/mesh-state.js';
 import type { MeshgateSettings } from '../settings.js';
-import type { AdmissionInput, ValidationOutcome } from '../webhook/types.js';
+import type { AdmissionInput, ValidationOutcome } from '../vocabulary/admission.js';
 import { isEnrolled } from './decision.js';
 import { parsePod, type Container, type Pod } from './pod.js';
 import { SIDECAR_NAME } from './sidecar.js';

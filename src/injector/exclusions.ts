@@ -1,4 +1,4 @@
-import { INTERFACE_NAME_RULE, interfaceNameProblem } from './iptables/checked-options.js';
+import { INTERFACE_NAME_RULE, interfaceNameProblem } from '../vocabulary/interface-name.js';
 import ipaddr from 'ipaddr.js';
 import { meshKeys, type Profile } from '../profile.js';
 import type { MeshConfigSpec } from '../state/types.js';

@@ -1,6 +1,6 @@
 import type { MeshState } from '../state/mesh-state.js';
 import type { MeshgateSettings } from '../settings.js';
-import type { AdmissionInput, MutationOutcome } from '../webhook/types.js';
+import type { AdmissionInput, MutationOutcome } from '../vocabulary/admission.js';
 import { decideInjection } from './decision.js';
 import { injectPod, planInjection } from './inject-pod.js';
 import { diffPatch } from './patch.js';

@@ -1,4 +1,4 @@
-import { quote } from '../policy/field-errors.js';
+import { quote } from '../vocabulary/field-errors.js';
 import type { Profile } from '../profile.js';
 import type { MeshgateSettings } from '../settings.js';
 import type { MeshConfigSpec } from '../state/types.js';

@@ -1,4 +1,4 @@
-import type { JsonPatchOperation } from '../webhook/types.js';
+import type { JsonPatchOperation } from '../vocabulary/admission.js';
 import { RenderCache } from './render-cache.js';
 
 /**

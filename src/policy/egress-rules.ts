@@ -1,11 +1,11 @@
 import type { MeshState } from '../state/mesh-state.js';
 import type { EgressRef, ObjectRef } from '../state/types.js';
 import { HTTP_ROUTE_GROUP_API_VERSION } from '../profile.js';
-import type { AdmissionInput, ValidationOutcome } from '../webhook/types.js';
+import type { AdmissionInput, ValidationOutcome } from '../vocabulary/admission.js';
 import { cidrErrorDetail, cidrFamily } from './cidr.js';
 import { dns1123LabelErrors, dns1123SubdomainErrors } from './dns-names.js';
 import { EGRESS_PROTOCOLS, egressSchema } from './egress-schema.js';
-import { fieldError, type FieldError } from './field-errors.js';
+import { fieldError, type FieldError } from '../vocabulary/field-errors.js';
 import { hostErrors } from './hosts.js';
 import { cleanWarning, meshConfigEgressWarnings, namespaceMembershipWarning, NOT_YET_ENFORCED_WARNING } from './mesh-warnings.js';
 import { objectMetaErrors } from './object-meta.js';

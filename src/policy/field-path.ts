@@ -1,4 +1,4 @@
-import { quote } from './field-errors.js';
+import { quote } from '../vocabulary/field-errors.js';
 
 /** Renders a path like apimachinery's `field.Path`: `spec.ports[0].number`, `spec.headers[x-id]`. */
 export type PathSegment = string | number;

@@ -1,4 +1,4 @@
-import { quote } from './field-errors.js';
+import { quote } from '../vocabulary/field-errors.js';
 import { cidrFamily, ipFamily } from './cidr.js';
 import { dns1123SubdomainErrors, labelsWithinLimit, wildcardSubdomainErrors } from './dns-names.js';
 

@@ -1,6 +1,6 @@
 import type { MeshState } from '../state/mesh-state.js';
-import type { AdmissionInput, ValidationOutcome } from '../webhook/types.js';
-import { fieldError, type FieldError } from './field-errors.js';
+import type { AdmissionInput, ValidationOutcome } from '../vocabulary/admission.js';
+import { fieldError, type FieldError } from '../vocabulary/field-errors.js';
 import { HTTP_METHODS, httpRouteGroupSchema } from './http-route-group-schema.js';
 import { cleanWarning } from './mesh-warnings.js';
 import { objectMetaErrors } from './object-meta.js';

@@ -1,8 +1,7 @@
-import { checkPodBypass } from '../injector/bypass-guard.js';
 import { EGRESS_GROUPS, SMI_SPECS_GROUP } from '../profile.js';
 import type { MeshState } from '../state/mesh-state.js';
 import type { MeshgateSettings } from '../settings.js';
-import type { AdmissionInput, GroupVersionKind, ValidationOutcome } from '../webhook/types.js';
+import type { AdmissionInput, GroupVersionKind, ValidationOutcome } from '../vocabulary/admission.js';
 import { validateEgress } from './egress-rules.js';
 import { validateHttpRouteGroup } from './http-route-group-rules.js';
 import { validateMeshConfig } from './mesh-config-rules.js';
@@ -13,7 +12,7 @@ const POLICY_GROUPS: readonly string[] = EGRESS_GROUPS;
 
 type Rules = (input: AdmissionInput, state: MeshState, settings: MeshgateSettings) => ValidationOutcome;
 
-/** The rules for a kind, or undefined when meshgate has none (such objects are allowed). */
+/** The object rules for a kind (Pods are the injector's pod guard: see validate-admission.ts), or undefined. */
 export function rulesFor(gvk: GroupVersionKind): Rules | undefined {
   switch (gvk.kind) {
     case 'Egress':
@@ -22,15 +21,7 @@ export function rulesFor(gvk: GroupVersionKind): Rules | undefined {
       return gvk.group === SMI_SPECS_GROUP ? validateHttpRouteGroup : undefined;
     case 'MeshConfig':
       return MESH_CONFIG_GROUPS.includes(gvk.group) ? validateMeshConfig : undefined;
-    case 'Pod':
-      return gvk.group === '' ? checkPodBypass : undefined;
     default:
       return undefined;
   }
-}
-
-/** Entry point of the validating rules (webhook and `meshgate validate`): dispatches on the kind. */
-export function validateAdmission(input: AdmissionInput, state: MeshState, settings: MeshgateSettings): ValidationOutcome {
-  const rules = rulesFor(input.kind);
-  return rules ? rules(input, state, settings) : { errors: [], warnings: [] };
 }

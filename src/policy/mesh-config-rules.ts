@@ -1,8 +1,8 @@
 import type { MeshState } from '../state/mesh-state.js';
-import type { AdmissionInput, ValidationOutcome } from '../webhook/types.js';
+import type { AdmissionInput, ValidationOutcome } from '../vocabulary/admission.js';
 import { cidrErrorDetail, cidrFamily } from './cidr.js';
-import { fieldError, type FieldError } from './field-errors.js';
-import { imageReferenceError } from './image-reference.js';
+import { fieldError, type FieldError } from '../vocabulary/field-errors.js';
+import { imageReferenceError } from '../vocabulary/image-reference.js';
 import { LOCAL_PROXY_MODES, meshConfigSchema, SIDECAR_IMAGE_FIELDS, SIDECAR_LOG_LEVELS } from './mesh-config-schema.js';
 import { cleanWarning } from './mesh-warnings.js';
 import { interfaceNameError } from './network-interface-name.js';

@@ -1,4 +1,4 @@
-import { INTERFACE_NAME_RULE, interfaceNameProblem } from '../injector/iptables/checked-options.js';
+import { INTERFACE_NAME_RULE, interfaceNameProblem } from '../vocabulary/interface-name.js';
 
 /**
  * Network interface names in `traffic.networkInterfaceExclusionList`: the same rule the injector and

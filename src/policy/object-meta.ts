@@ -1,4 +1,4 @@
-import { fieldError, type FieldError } from './field-errors.js';
+import { fieldError, type FieldError } from '../vocabulary/field-errors.js';
 import { dns1123SubdomainErrors } from './dns-names.js';
 import { asRecord, isString } from './raw-values.js';
 

@@ -1,7 +1,7 @@
 import type { MeshState } from '../state/mesh-state.js';
 import type { EgressRef, ObjectRef } from '../state/types.js';
 import { SERVER_FIRST } from './egress-schema.js';
-import { fieldError, type FieldError } from './field-errors.js';
+import { fieldError, type FieldError } from '../vocabulary/field-errors.js';
 
 /**
  * Server-first conflicts (SPEC §3): a port number used as `tcp-server-first` skips protocol

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fieldError, type FieldError } from './field-errors.js';
+import { fieldError, type FieldError } from '../vocabulary/field-errors.js';
 import { renderPath, valueAt, type PathSegment } from './field-path.js';
 
 /**

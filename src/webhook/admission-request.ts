@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { KubeObject } from '../state/types.js';
-import type { AdmissionInput } from './types.js';
+import type { AdmissionInput } from '../vocabulary/admission.js';
 
 /**
  * Decoding of an AdmissionReview v1 request at the edge, in two stages:

@@ -1,8 +1,8 @@
-import type { FieldError } from '../policy/field-errors.js';
-import { renderFieldError } from '../policy/field-errors.js';
+import type { FieldError } from '../vocabulary/field-errors.js';
+import { renderFieldError } from '../vocabulary/field-errors.js';
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from './admission-request.js';
 import { encodePatch } from '../injector/patch.js';
-import type { AdmissionInput, MutationOutcome, ValidationOutcome } from './types.js';
+import type { AdmissionInput, MutationOutcome, ValidationOutcome } from '../vocabulary/admission.js';
 
 /**
  * Builders of the AdmissionReview v1 response envelope (like pepr's karForValidate/karForMutate).

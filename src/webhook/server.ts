@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { mutatePod } from '../injector/index.js';
-import { validateAdmission } from '../policy/index.js';
+import { validateAdmission } from '../validate-admission.js';
 import type { MeshgateSettings } from '../settings.js';
 import type { StateSource } from '../state/mesh-state.js';
 import { decodeAdmissionReview } from './admission-request.js';
@@ -14,7 +14,7 @@ import { healthzHandler, readinessOf, readyzHandler } from './health.js';
 import { readBody } from './request-body.js';
 import { WebhookMetrics, type AdmissionResult, type WebhookName } from './metrics.js';
 import { WriteBatcher } from './write-batcher.js';
-import type { AdmissionInput } from './types.js';
+import type { AdmissionInput } from '../vocabulary/admission.js';
 
 export interface TlsMaterial {
   cert: string | Buffer;

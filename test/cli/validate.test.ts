@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateDocuments } from '../../src/cli/commands/validate.js';
 import { parseDocuments } from '../../src/io/yaml-documents.js';
-import { renderFieldError } from '../../src/policy/field-errors.js';
+import { renderFieldError } from '../../src/vocabulary/field-errors.js';
 import { resolveProfile } from '../../src/profile.js';
 
 const OSM = resolveProfile('osm');

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createClusterStateSource, type ClusterStateSource } from '../../src/cluster/informer-state.js';
-import { validateAdmission } from '../../src/policy/index.js';
+import { validateAdmission } from '../../src/validate-admission.js';
 import { resolveProfile } from '../../src/profile.js';
 import { DEFAULT_SETTINGS } from '../../src/settings.js';
-import type { AdmissionInput } from '../../src/webhook/types.js';
+import type { AdmissionInput } from '../../src/vocabulary/admission.js';
 import { FakeApiServer } from '../support/fake-apiserver.js';
 import { capturingLogger, eventually } from '../support/fake-apiserver/wait.js';
 

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { mutatePod } from '../../src/injector/index.js';
-import { validateAdmission } from '../../src/policy/index.js';
+import { validateAdmission } from '../../src/validate-admission.js';
 import { resolveProfile } from '../../src/profile.js';
 import { DEFAULT_SETTINGS } from '../../src/settings.js';
 import { MeshStore } from '../../src/state/store.js';
 import type { KubeObject } from '../../src/state/types.js';
 import { decodeAdmissionReview } from '../../src/webhook/admission-request.js';
-import type { AdmissionInput, Operation } from '../../src/webhook/types.js';
+import type { AdmissionInput, Operation } from '../../src/vocabulary/admission.js';
 import * as arb from '../support/fuzz-arbitraries.js';
 import { asJson, caseCounter, checkMutationOutcome, checkValidationOutcome, unchanged, FUZZ_SEED, fuzzParameters, fuzzStore, settingsArb } from './fuzz-support.js';
 

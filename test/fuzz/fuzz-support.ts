@@ -12,7 +12,7 @@ import { resolveProfile } from '../../src/profile.js';
 import { DEFAULT_SETTINGS, type MeshgateSettings } from '../../src/settings.js';
 import { MeshStore } from '../../src/state/store.js';
 import type { KubeObject } from '../../src/state/types.js';
-import type { MutationOutcome, ValidationOutcome } from '../../src/webhook/types.js';
+import type { MutationOutcome, ValidationOutcome } from '../../src/vocabulary/admission.js';
 
 /**
  * Shared by the fuzz suites: the seed (fixed unless FUZZ_SEED says otherwise, so CI is

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mutatePod } from '../../src/injector/index.js';
 import { parseDocuments } from '../../src/io/yaml-documents.js';
-import { validateAdmission } from '../../src/policy/index.js';
+import { validateAdmission } from '../../src/validate-admission.js';
 import { resolveProfile } from '../../src/profile.js';
 import { DEFAULT_SETTINGS } from '../../src/settings.js';
 import { MeshStore } from '../../src/state/store.js';

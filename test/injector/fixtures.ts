@@ -4,7 +4,7 @@ import { storeFromObjects } from '../../src/cluster/state-dir.js';
 import type { MeshState } from '../../src/state/mesh-state.js';
 import type { MeshConfigSpec } from '../../src/state/types.js';
 import { DEFAULT_SETTINGS, type MeshgateSettings } from '../../src/settings.js';
-import type { AdmissionInput } from '../../src/webhook/types.js';
+import type { AdmissionInput } from '../../src/vocabulary/admission.js';
 
 /** Fixed settings so goldens do not move with package.json's version or the defaults. */
 export const SETTINGS: MeshgateSettings = {

@@ -12,7 +12,7 @@ import type { Pod } from '../../src/injector/pod.js';
 import type { ProfileName } from '../../src/profile.js';
 import type { MeshConfigSpec } from '../../src/state/types.js';
 import type { MeshgateSettings, SidecarMode } from '../../src/settings.js';
-import type { JsonPatchOperation } from '../../src/webhook/types.js';
+import type { JsonPatchOperation } from '../../src/vocabulary/admission.js';
 import { curlMesh, curlPod, enrolled, meshState, podAdmission, profileOf, SETTINGS } from './fixtures.js';
 
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'golden');

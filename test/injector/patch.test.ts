@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { applyPatch, type Operation } from 'rfc6902';
 import { diffPatch, encodePatch, serializePatch, shared } from '../../src/injector/patch.js';
-import type { JsonPatchOperation } from '../../src/webhook/types.js';
+import type { JsonPatchOperation } from '../../src/vocabulary/admission.js';
 
 /** Applies with `rfc6902`, an implementation independent of meshgate's, to a deep copy. */
 function apply(doc: unknown, ops: JsonPatchOperation[]): unknown {

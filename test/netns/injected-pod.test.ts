@@ -11,7 +11,7 @@ import { mutatePod } from '../../src/injector/index.js';
 import { resolveProfile, meshKeys, PROXY_UID as MESH_PROXY_UID } from '../../src/profile.js';
 import { DEFAULT_SETTINGS, type MeshgateSettings } from '../../src/settings.js';
 import { MeshStore } from '../../src/state/store.js';
-import type { AdmissionInput, JsonPatchOperation } from '../../src/webhook/types.js';
+import type { AdmissionInput, JsonPatchOperation } from '../../src/vocabulary/admission.js';
 import { ADDR, APP_UID, NetnsRig, PROXY_UID, assertRoot, type ConnectResult } from '../support/netns/rig.js';
 
 interface Container {

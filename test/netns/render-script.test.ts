@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkInterceptionOptions } from '../../src/injector/iptables/checked-options.js';
 import { natRuleLines } from '../../src/injector/iptables/nat-rules.js';
+import { interfaceNameProblem } from '../../src/vocabulary/interface-name.js';
 import {
   InterceptionOptionError,
-  interfaceNameProblem,
   normalizeCidr,
   quoteRuleLines,
   renderInterceptionScript,

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parseDocuments } from '../../src/io/yaml-documents.js';
-import { renderFieldError } from '../../src/policy/field-errors.js';
+import { renderFieldError } from '../../src/vocabulary/field-errors.js';
 import { resolveProfile, type ProfileName } from '../../src/profile.js';
 import { DEFAULT_SETTINGS } from '../../src/settings.js';
 import { groupOf, MeshStore } from '../../src/state/store.js';
 import type { MeshState } from '../../src/state/mesh-state.js';
 import type { KubeObject } from '../../src/state/types.js';
-import { validateAdmission } from '../../src/policy/index.js';
-import type { AdmissionInput, Operation, ValidationOutcome } from '../../src/webhook/types.js';
+import { validateAdmission } from '../../src/validate-admission.js';
+import type { AdmissionInput, Operation, ValidationOutcome } from '../../src/vocabulary/admission.js';
 
 /** Objects from a YAML file of the repository (examples/...). */
 export function objectsIn(path: string): KubeObject[] {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { cidrFamily, ipFamily } from '../../src/policy/cidr.js';
 import { hostErrors } from '../../src/policy/hosts.js';
-import { imageReferenceError } from '../../src/policy/image-reference.js';
+import { imageReferenceError } from '../../src/vocabulary/image-reference.js';
 
 describe('host, CIDR and image reference parsing (properties)', () => {
   it('accepts every DNS name, with or without a leading wildcard, and suggests it back from a URL', () => {

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { generateBundle, type CertificateBundle } from '../../src/certs/generate.js';
 import { DirStateSource } from '../../src/cluster/state-dir.js';
 import { mutatePod } from '../../src/injector/index.js';
-import { validateAdmission } from '../../src/policy/index.js';
+import { validateAdmission } from '../../src/validate-admission.js';
 import { resolveProfile } from '../../src/profile.js';
 import { DEFAULT_SETTINGS } from '../../src/settings.js';
 import { createWebhookServer, type WebhookServer } from '../../src/webhook/server.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { fieldError } from '../../src/policy/field-errors.js';
+import { fieldError } from '../../src/vocabulary/field-errors.js';
 import { decodeAdmissionReview } from '../../src/webhook/admission-request.js';
 import fc from 'fast-check';
 import { encodePatch } from '../../src/injector/patch.js';

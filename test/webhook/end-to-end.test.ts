@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { storeFromObjects } from '../../src/cluster/state-dir.js';
 import { mutatePod } from '../../src/injector/index.js';
-import { validateAdmission } from '../../src/policy/index.js';
+import { validateAdmission } from '../../src/validate-admission.js';
 import { resolveProfile } from '../../src/profile.js';
 import { renderKubectlError } from '../support/admission-client.js';
 import { egressObject, egressReview, podObject, podReview } from '../support/admission-fixtures.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { AdmissionInput } from '../../src/webhook/types.js';
+import type { AdmissionInput } from '../../src/vocabulary/admission.js';
 import { egressReview, podReview } from '../support/admission-fixtures.js';
 import { startTestServer, type TestServer } from './server-harness.js';
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { fieldError } from '../../src/policy/field-errors.js';
-import type { AdmissionInput, MutationOutcome, ValidationOutcome } from '../../src/webhook/types.js';
+import { fieldError } from '../../src/vocabulary/field-errors.js';
+import type { AdmissionInput, MutationOutcome, ValidationOutcome } from '../../src/vocabulary/admission.js';
 import { AdmissionContractError, checkAdmissionResponse, renderKubectlError, renderKubectlWarnings } from '../support/admission-client.js';
 import { admissionReview, egressObject, egressReview, KINDS, podObject, podReview } from '../support/admission-fixtures.js';
 import { startTestServer, type TestServer } from './server-harness.js';

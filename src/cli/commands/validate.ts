@@ -1,12 +1,12 @@
 import { Option, type Command } from 'commander';
 import type { SourcedDocument } from '../../io/yaml-documents.js';
-import { renderFieldError, type FieldError } from '../../policy/field-errors.js';
-import { rulesFor, validateAdmission } from '../../policy/index.js';
+import { renderFieldError, type FieldError } from '../../vocabulary/field-errors.js';
+import { checkFor, validateAdmission } from '../../validate-admission.js';
 import type { Profile } from '../../profile.js';
 import { DEFAULT_SETTINGS } from '../../settings.js';
 import { groupOf, MeshStore } from '../../state/store.js';
 import type { KubeObject } from '../../state/types.js';
-import type { AdmissionInput, GroupVersionKind } from '../../webhook/types.js';
+import type { AdmissionInput, GroupVersionKind } from '../../vocabulary/admission.js';
 import { UserError } from '../errors.js';
 import { profileFrom } from '../global-options.js';
 import { readInputs } from '../read-inputs.js';
@@ -116,7 +116,7 @@ export function validateDocuments(
     if (!base.apiVersion) missing.push({ type: 'FieldValueRequired', field: 'apiVersion', message: 'Required value' });
     if (!base.kind) missing.push({ type: 'FieldValueRequired', field: 'kind', message: 'Required value' });
     if (missing.length > 0) return { ...base, result: 'invalid', errors: missing, warnings: [] };
-    if (!rulesFor(gvk)) return { ...base, result: 'skipped', errors: [], warnings: [] };
+    if (!checkFor(gvk)) return { ...base, result: 'skipped', errors: [], warnings: [] };
 
     const input: AdmissionInput = {
       uid: `validate-${i}`,

@@ -4,7 +4,6 @@ import { natRuleLines, outputJumpArgs } from './nat-rules.js';
 
 export { splitByFamily, normalizeCidr, type CidrsByFamily, type IpFamily } from './cidr-families.js';
 export { InterceptionOptionError } from './option-error.js';
-export { interfaceNameProblem } from './checked-options.js';
 
 /** Everything the interception script depends on (SPEC §5). */
 export interface InterceptionOptions {

@@ -1,5 +1,5 @@
 import type { KubeObject } from '../state/types.js';
-import type { FieldError } from '../policy/field-errors.js';
+import type { FieldError } from './field-errors.js';
 
 export interface GroupVersionKind {
   group: string;
