@@ -1,4 +1,5 @@
 import { ADMIN_PORT, METRICS_PORT, OUTBOUND_PORT } from '../profile.js';
+import { OUTBOUND_LISTENER, PASSTHROUGH_CLUSTER } from '../vocabulary/envoy-names.js';
 
 /**
  * The Envoy v3 bootstrap meshgate renders for each sidecar (SPEC §5). Plain JSON in Envoy's
@@ -24,8 +25,6 @@ export interface BootstrapOptions {
 }
 
 export const ADMIN_CLUSTER = 'envoy-admin';
-export const PASSTHROUGH_CLUSTER = 'passthrough-outbound';
-export const OUTBOUND_LISTENER = 'outbound-listener';
 export const HEALTH_LISTENER = 'proxy-health';
 export const READY_PATH = '/ready';
 export const METRICS_PATH = '/stats/prometheus';

@@ -5,7 +5,7 @@ import { HTTP_METHODS, httpRouteGroupSchema } from './http-route-group-schema.js
 import { cleanWarning } from './mesh-warnings.js';
 import { objectMetaErrors } from './object-meta.js';
 import { asArray, asRecord, isString } from './raw-values.js';
-import { re2Error } from './re2-regex.js';
+import { re2Error } from '../vocabulary/re2-regex.js';
 import { zodIssuesToFieldErrors } from './zod-field-errors.js';
 
 const METHODS: readonly string[] = HTTP_METHODS;

@@ -1,5 +1,5 @@
 import type { Profile } from '../profile.js';
-import type { EgressRef, KubeObject, MeshConfigSpec, NamespaceInfo } from './types.js';
+import type { EgressPolicy, EgressRef, KubeObject, MeshConfigSpec, NamespaceInfo } from './types.js';
 
 /** One use of a port by an Egress policy, as recorded by the server-first index. */
 export interface PortUse {
@@ -29,6 +29,11 @@ export interface MeshState {
    * sources (server-first index; SPEC §3). Answered from an index, never a scan.
    */
   portUses(source: { namespace: string; name: string }, port: number): PortUse[];
+  /**
+   * The Egress policies that list the ServiceAccount `source` among their sources, in a stable
+   * order (group, namespace, name): what its sidecar enforces. Answered from an index.
+   */
+  egressesFor(source: { namespace: string; name: string }): EgressPolicy[];
   /** Counts by kind, for logs, metrics and benchmarks. */
   counts(): Record<string, number>;
 }

@@ -1,6 +1,6 @@
 import { EGRESS_GROUPS, type Profile } from '../profile.js';
 import type { MeshState, PortUse } from './mesh-state.js';
-import type { EgressRef, KubeObject, MeshConfigSpec, NamespaceInfo } from './types.js';
+import type { EgressPolicy, EgressRef, KubeObject, MeshConfigSpec, NamespaceInfo } from './types.js';
 
 /** The kinds the state holds; informers and the `--state` loader feed objects of these kinds. */
 export const STATE_KINDS = ['Namespace', 'MeshConfig', 'HTTPRouteGroup', 'Egress', 'UpstreamTrafficSetting'] as const;
@@ -54,6 +54,10 @@ function stringMap(v: unknown): Record<string, string> {
 interface EgressContribution {
   portUses: { sourceKey: string; port: number; protocol: string }[];
   refs: string[];
+  /** `ns/name` of each source ServiceAccount, once each. */
+  sources: string[];
+  /** The spec's lists, for the egress compiler. */
+  policy: EgressPolicy;
 }
 
 /**
@@ -72,6 +76,8 @@ export class MeshStore implements MeshState {
   private readonly portIndex = new Map<string, Map<number, Map<string, string[]>>>();
   /** `ns/kind/name` -> egress keys */
   private readonly refIndex = new Map<string, Set<string>>();
+  /** source `ns/name` -> egress keys of the policies that list it (what its sidecar enforces) */
+  private readonly sourceIndex = new Map<string, Set<string>>();
 
   constructor(readonly profile: Profile) {}
 
@@ -106,6 +112,12 @@ export class MeshStore implements MeshState {
       for (const protocol of protocols) out.push({ policy: ref, protocol });
     }
     return out;
+  }
+  egressesFor(source: { namespace: string; name: string }): EgressPolicy[] {
+    const keys = this.sourceIndex.get(key(source.namespace, source.name));
+    if (!keys) return [];
+    // Keys are `group/ns/name`: sorted, they give the stable order the compiler's output needs.
+    return [...keys].sort().map((k) => this.egresses.get(k)!.contrib.policy);
   }
   counts(): Record<string, number> {
     return {
@@ -203,7 +215,7 @@ export class MeshStore implements MeshState {
   private upsertEgress(ref: EgressRef, obj: KubeObject): void {
     const k = key(ref.group, ref.namespace, ref.name);
     this.removeEgress(k);
-    const contrib = egressContribution(ref.namespace, obj);
+    const contrib = egressContribution(ref, obj);
     this.egresses.set(k, { ref, contrib });
     for (const use of contrib.portUses) {
       let byPort = this.portIndex.get(use.sourceKey);
@@ -214,11 +226,8 @@ export class MeshStore implements MeshState {
       if (!protocols) byPolicy.set(k, [use.protocol]);
       else if (!protocols.includes(use.protocol)) protocols.push(use.protocol);
     }
-    for (const r of contrib.refs) {
-      let set = this.refIndex.get(r);
-      if (!set) this.refIndex.set(r, (set = new Set()));
-      set.add(k);
-    }
+    for (const r of contrib.refs) addTo(this.refIndex, r, k);
+    for (const source of contrib.sources) addTo(this.sourceIndex, source, k);
   }
 
   private removeEgress(k: string): void {
@@ -231,17 +240,27 @@ export class MeshStore implements MeshState {
       if (byPolicy && byPolicy.size === 0) byPort!.delete(use.port);
       if (byPort && byPort.size === 0) this.portIndex.delete(use.sourceKey);
     }
-    for (const r of entry.contrib.refs) {
-      const set = this.refIndex.get(r);
-      set?.delete(k);
-      if (set && set.size === 0) this.refIndex.delete(r);
-    }
+    for (const r of entry.contrib.refs) deleteFrom(this.refIndex, r, k);
+    for (const source of entry.contrib.sources) deleteFrom(this.sourceIndex, source, k);
     this.egresses.delete(k);
   }
 }
 
+function addTo(index: Map<string, Set<string>>, at: string, k: string): void {
+  let set = index.get(at);
+  if (!set) index.set(at, (set = new Set()));
+  set.add(k);
+}
+function deleteFrom(index: Map<string, Set<string>>, at: string, k: string): void {
+  const set = index.get(at);
+  set?.delete(k);
+  if (set && set.size === 0) index.delete(at);
+}
+const strings = (v: unknown): string[] => asArray(v).filter((x): x is string => typeof x === 'string');
+
 /** Reads what an Egress contributes to the indexes, leniently (stored objects may be malformed). */
-function egressContribution(namespace: string, obj: KubeObject): EgressContribution {
+function egressContribution(ref: EgressRef, obj: KubeObject): EgressContribution {
+  const namespace = ref.namespace;
   const spec = asRecord(obj.spec) ?? {};
   const portUses: EgressContribution['portUses'] = [];
   const sources = asArray(spec.sources)
@@ -253,11 +272,19 @@ function egressContribution(namespace: string, obj: KubeObject): EgressContribut
     .map(asRecord)
     .filter((p): p is Record<string, unknown> => !!p && Number.isInteger(p.number) && typeof p.protocol === 'string');
   for (const sourceKey of new Set(sources)) {
-    for (const p of ports) portUses.push({ sourceKey, port: p.number as number, protocol: p.protocol as string });
+    // Lower case, as the rules and OSM read protocols (`TCP` is tcp), so server-first conflicts see any case.
+    for (const p of ports) portUses.push({ sourceKey, port: p.number as number, protocol: (p.protocol as string).toLowerCase() });
   }
-  const refs = asArray(spec.matches)
+  const matches = asArray(spec.matches)
     .map(asRecord)
-    .filter((m): m is Record<string, unknown> => !!m && typeof m.kind === 'string' && typeof m.name === 'string')
-    .map((m) => key(namespace, m.kind as string, m.name as string));
-  return { portUses, refs: [...new Set(refs)] };
+    .filter((m): m is Record<string, unknown> => !!m && typeof m.kind === 'string' && typeof m.name === 'string');
+  const refs = matches.map((m) => key(namespace, m.kind as string, m.name as string));
+  const policy: EgressPolicy = {
+    ref,
+    hosts: strings(spec.hosts),
+    ipAddresses: strings(spec.ipAddresses),
+    ports: ports.map((p) => ({ number: p.number as number, protocol: p.protocol as string })),
+    matches: matches.map((m) => ({ apiGroup: typeof m.apiGroup === 'string' ? m.apiGroup : '', kind: m.kind as string, name: m.name as string })),
+  };
+  return { portUses, refs: [...new Set(refs)], sources: [...new Set(sources)], policy };
 }

@@ -69,3 +69,16 @@ export interface ObjectRef {
 export interface EgressRef extends ObjectRef {
   group: string;
 }
+
+/**
+ * An Egress policy as the egress compiler reads it: its spec's lists, read leniently from the stored
+ * object (entries of the wrong type are dropped; admission already refused them). Values are as
+ * written; the compiler normalizes case and validity.
+ */
+export interface EgressPolicy {
+  ref: EgressRef;
+  hosts: readonly string[];
+  ipAddresses: readonly string[];
+  ports: readonly { number: number; protocol: string }[];
+  matches: readonly { apiGroup: string; kind: string; name: string }[];
+}
