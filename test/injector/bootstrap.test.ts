@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import { renderBootstrap } from '../../src/injector/bootstrap.js';
 import { mutatePod } from '../../src/injector/index.js';
-import { checkEnvoyJson } from './envoy-schema.js';
+import { BOOTSTRAP_TYPE as BOOTSTRAP, checkEnvoyMessage } from '../support/envoy-proto.js';
 import { curlMesh, curlPod, podAdmission, SETTINGS } from './fixtures.js';
 
-const BOOTSTRAP = 'envoy.config.bootstrap.v3.Bootstrap';
 type Json = Record<string, any>;
 
 function listenerPorts(b: Json): number[] {
@@ -12,9 +11,9 @@ function listenerPorts(b: Json): number[] {
 }
 
 describe('injector: Envoy bootstrap, checked against Envoy\'s v3 protos', () => {
-  it('egress enabled: valid, with seed 001\'s outbound listener and passthrough cluster', async () => {
+  it('egress enabled: valid, with seed 001\'s outbound listener and passthrough cluster', () => {
     const b = renderBootstrap({ enableEgress: true, ipv6: false, nodeName: 'curl.curl' }) as Json;
-    expect(await checkEnvoyJson(BOOTSTRAP, b)).to.deep.equal([]);
+    expect(checkEnvoyMessage(BOOTSTRAP, b)).to.deep.equal([]);
     expect(b.admin.address.socket_address).to.deep.equal({ address: '127.0.0.1', port_value: 15000 });
     const outbound = b.static_resources.listeners.find((l: Json) => l.name === 'outbound-listener');
     expect(outbound.address.socket_address).to.deep.equal({ address: '0.0.0.0', port_value: 15001 });
@@ -31,9 +30,9 @@ describe('injector: Envoy bootstrap, checked against Envoy\'s v3 protos', () => 
     expect(passthrough).to.deep.include({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' });
   });
 
-  it('egress disabled: valid, and no listener on 15001 at all (blocked connections are refused)', async () => {
+  it('egress disabled: valid, and no listener on 15001 at all (blocked connections are refused)', () => {
     const b = renderBootstrap({ enableEgress: false, ipv6: false, nodeName: 'curl.curl' }) as Json;
-    expect(await checkEnvoyJson(BOOTSTRAP, b)).to.deep.equal([]);
+    expect(checkEnvoyMessage(BOOTSTRAP, b)).to.deep.equal([]);
     expect(listenerPorts(b)).to.not.include(15001);
     expect(b.static_resources.clusters.map((c: Json) => c.name)).to.not.include('passthrough-outbound');
   });
@@ -51,9 +50,9 @@ describe('injector: Envoy bootstrap, checked against Envoy\'s v3 protos', () => 
     }
   });
 
-  it('IPv6 clusters: both listeners also listen on [::] (beside 0.0.0.0), valid against the protos', async () => {
+  it('IPv6 clusters: both listeners also listen on [::] (beside 0.0.0.0), valid against the protos', () => {
     const b = renderBootstrap({ enableEgress: true, ipv6: true, nodeName: 'curl.curl' }) as Json;
-    expect(await checkEnvoyJson(BOOTSTRAP, b)).to.deep.equal([]);
+    expect(checkEnvoyMessage(BOOTSTRAP, b)).to.deep.equal([]);
     for (const port of [15001, 15010]) {
       const l = b.static_resources.listeners.find((x: Json) => x.address.socket_address.port_value === port);
       expect(l.address.socket_address.address).to.equal('0.0.0.0');
@@ -84,28 +83,28 @@ describe('injector: Envoy bootstrap, checked against Envoy\'s v3 protos', () => 
   });
 
   describe('the strict checker itself', () => {
-    it('rejects an unknown field, naming its path', async () => {
+    it('rejects an unknown field, naming its path', () => {
       const b = renderBootstrap({ enableEgress: true, ipv6: false, nodeName: 'curl.curl' }) as Json;
       b.static_resources.listeners[1].use_original_dest = true;
-      const errors = await checkEnvoyJson(BOOTSTRAP, b);
+      const errors = checkEnvoyMessage(BOOTSTRAP, b);
       expect(errors).to.have.length(1);
       expect(errors[0]).to.include('static_resources.listeners[1].use_original_dest').and.include('unknown field');
     });
 
-    it('rejects an unknown field inside a typed_config (Any resolved by its @type)', async () => {
+    it('rejects an unknown field inside a typed_config (Any resolved by its @type)', () => {
       const b = renderBootstrap({ enableEgress: true, ipv6: false, nodeName: 'curl.curl' }) as Json;
       b.static_resources.listeners[1].default_filter_chain.filters[0].typed_config.clusterr = 'x';
-      expect((await checkEnvoyJson(BOOTSTRAP, b)).join()).to.include('unknown field "clusterr" in envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy');
+      expect(checkEnvoyMessage(BOOTSTRAP, b).join()).to.include('unknown field "clusterr" in envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy');
     });
 
-    it('rejects a bad enum, a wrong type, a bad duration, an unknown @type and two members of a oneof', async () => {
+    it('rejects a bad enum, a wrong type, a bad duration, an unknown @type and two members of a oneof', () => {
       const b = renderBootstrap({ enableEgress: true, ipv6: false, nodeName: 'curl.curl' }) as Json;
       b.static_resources.clusters[1].lb_policy = 'ORIGINAL_DST_LB';
       b.admin.address.socket_address.port_value = '15000x';
       b.static_resources.clusters[0].connect_timeout = '1 second';
       b.static_resources.listeners[1].listener_filters[0].typed_config['@type'] = 'type.googleapis.com/envoy.Nope';
       b.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.pipe = { path: '/x' };
-      const errors = (await checkEnvoyJson(BOOTSTRAP, b)).join('\n');
+      const errors = checkEnvoyMessage(BOOTSTRAP, b).join('\n');
       expect(errors).to.include('unknown envoy.config.cluster.v3.Cluster.LbPolicy value "ORIGINAL_DST_LB"');
       expect(errors).to.include('admin.address.socket_address.port_value: expected an integer');
       expect(errors).to.include('connect_timeout: expected a duration');
