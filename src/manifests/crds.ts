@@ -1,6 +1,6 @@
 import { EGRESS_GROUPS, SMI_SPECS_GROUP, type Profile } from '../profile.js';
 import { COMPONENT_LABEL } from './names.js';
-import { arr, bool, freeForm, int, obj, quantityMap, str, stringMap, type SchemaNode } from './openapi-schema.js';
+import { arr, bool, freeForm, int, obj, quantityMap, str, type SchemaNode } from './openapi-schema.js';
 import type { KubeObject } from './types.js';
 
 /**
@@ -185,7 +185,11 @@ export function httpRouteGroupCrd(): KubeObject {
             name: str('Name of the match, referenced by policies.'),
             methods: arr('HTTP methods: *, GET, HEAD, PUT, POST, DELETE, CONNECT, OPTIONS, TRACE or PATCH.', str('An HTTP method.')),
             pathRegex: str('Regular expression (RE2 syntax, as Envoy evaluates it) the request path must match.'),
-            headers: stringMap('Headers the request must carry: name to value, values are RE2 regular expressions.'),
+            // SMI's wire form, as OSM's CRD declares it: a list of single-key maps (`- user-agent: ".*Android.*"`).
+            headers: arr(
+              'Headers the request must carry: a list of single-key maps, header name to an RE2 regular expression its value must match.',
+              { type: 'object', description: 'One header: its name and the RE2 regular expression its value must match.', additionalProperties: { type: 'string' } },
+            ),
           },
           { required: ['name'] },
         ),

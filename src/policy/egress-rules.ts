@@ -2,10 +2,11 @@ import type { MeshState } from '../state/mesh-state.js';
 import type { EgressRef, ObjectRef } from '../state/types.js';
 import { HTTP_ROUTE_GROUP_API_VERSION } from '../profile.js';
 import type { AdmissionInput, ValidationOutcome } from '../vocabulary/admission.js';
+import { EGRESS_PROTOCOLS, normalizeProtocol, type EgressProtocol } from '../vocabulary/egress-protocol.js';
 import { cidrErrorDetail, cidrFamily } from './cidr.js';
 import { dns1123LabelErrors, dns1123SubdomainErrors } from './dns-names.js';
-import { EGRESS_PROTOCOLS, egressSchema } from './egress-schema.js';
-import { fieldError, type FieldError } from '../vocabulary/field-errors.js';
+import { egressSchema } from './egress-schema.js';
+import { fieldError, quote, type FieldError } from '../vocabulary/field-errors.js';
 import { hostErrors } from './hosts.js';
 import { cleanWarning, meshConfigEgressWarnings, namespaceMembershipWarning, NOT_YET_ENFORCED_WARNING } from './mesh-warnings.js';
 import { objectMetaErrors } from './object-meta.js';
@@ -33,10 +34,11 @@ export function validateEgress(input: AdmissionInput, state: MeshState): Validat
   const name = input.name || (isString(meta?.name) ? meta.name : '');
   const self: EgressRef = { group: input.kind.group, namespace, name };
 
-  const sources = checkSources(spec, errors);
-  const ports = checkPorts(spec, errors);
   const warnings: string[] = [];
-  const declares = (protocol: string) => asArray(spec.ports).some((p) => asRecord(p)?.protocol === protocol);
+  const sources = checkSources(spec, errors);
+  const ports = checkPorts(spec, errors, warnings);
+  // Read as OSM reads it: `HTTP` is an http port for every rule below (SPEC §3).
+  const declares = (protocol: EgressProtocol) => asArray(spec.ports).some((p) => normalizeProtocol(asRecord(p)?.protocol) === protocol);
   const hasHttp = declares('http');
   const hasHttps = declares('https');
 
@@ -98,8 +100,11 @@ function checkSources(spec: RawRecord, errors: FieldError[]): ObjectRef[] {
   return out;
 }
 
-/** Returns the well-formed, distinct ports (for the server-first checks). */
-function checkPorts(spec: RawRecord, errors: FieldError[]): PortEntry[] {
+/**
+ * Returns the well-formed, distinct ports (for the server-first checks), their protocols in lower
+ * case. A protocol in another case (`HTTP`) is accepted with a warning, as OSM accepts it.
+ */
+function checkPorts(spec: RawRecord, errors: FieldError[], warnings: string[]): PortEntry[] {
   const raw = spec.ports;
   if (Array.isArray(raw) && raw.length === 0) errors.push(fieldError.required('spec.ports'));
   const out: PortEntry[] = [];
@@ -113,23 +118,29 @@ function checkPorts(spec: RawRecord, errors: FieldError[]): PortEntry[] {
       if (r.number < 1 || r.number > 65535) errors.push(fieldError.invalid(`${f}.number`, r.number, 'must be between 1 and 65535, inclusive'));
       else numberOk = true;
     }
-    let protocolOk = false;
+    let protocol: EgressProtocol | undefined;
     if (isString(r.protocol)) {
+      protocol = normalizeProtocol(r.protocol);
       if (r.protocol === '') errors.push(fieldError.required(`${f}.protocol`));
-      else if (!PROTOCOLS.includes(r.protocol)) errors.push(fieldError.notSupported(`${f}.protocol`, r.protocol, PROTOCOLS));
-      else protocolOk = true;
+      else if (!protocol) errors.push(fieldError.notSupported(`${f}.protocol`, r.protocol, PROTOCOLS));
+      else if (protocol !== r.protocol) warnings.push(protocolCaseWarning(`${f}.protocol`, r.protocol, protocol));
     }
-    if (!numberOk || !protocolOk) return;
-    const entry: PortEntry = { index: i, number: r.number as number, protocol: r.protocol as string };
+    if (!numberOk || !protocol) return;
+    const entry: PortEntry = { index: i, number: r.number as number, protocol, written: r.protocol as string };
     const k = `${entry.number}/${entry.protocol}`;
     if (seen.has(k)) {
-      errors.push(fieldError.duplicate(f, { number: entry.number, protocol: entry.protocol }));
+      errors.push(fieldError.duplicate(f, { number: entry.number, protocol: entry.written }));
       return;
     }
     seen.add(k);
     out.push(entry);
   });
   return out;
+}
+
+/** One short line: the value is one of EGRESS_PROTOCOLS in another case, so at most 18 characters. */
+export function protocolCaseWarning(field: string, written: string, protocol: EgressProtocol): string {
+  return `${field}: ${quote(written)} is read as ${quote(protocol)}; write it in lower case`;
 }
 
 /** Returns how many hosts are listed (valid or not). */

@@ -36,6 +36,3 @@ export const egressSchema = objectSchema(
       .nullish(),
   }),
 );
-
-export const EGRESS_PROTOCOLS = ['http', 'https', 'tcp', 'tcp-server-first'] as const;
-export const SERVER_FIRST = 'tcp-server-first';

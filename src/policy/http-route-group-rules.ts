@@ -1,6 +1,7 @@
 import type { MeshState } from '../state/mesh-state.js';
 import type { AdmissionInput, ValidationOutcome } from '../vocabulary/admission.js';
-import { fieldError, type FieldError } from '../vocabulary/field-errors.js';
+import { fieldError, formatValue, type FieldError } from '../vocabulary/field-errors.js';
+import { renderPath, valueAt, type PathSegment } from './field-path.js';
 import { HTTP_METHODS, httpRouteGroupSchema } from './http-route-group-schema.js';
 import { cleanWarning } from './mesh-warnings.js';
 import { objectMetaErrors } from './object-meta.js';
@@ -19,7 +20,11 @@ export function validateHttpRouteGroup(input: AdmissionInput, state: MeshState):
   const obj: unknown = input.object ?? {};
   const errors: FieldError[] = objectMetaErrors(obj);
   const parsed = httpRouteGroupSchema.safeParse(obj);
-  if (!parsed.success) errors.push(...zodIssuesToFieldErrors(parsed.error.issues, obj, httpRouteGroupSchema));
+  if (!parsed.success) {
+    // A headers map (as SMI's spec prose shows it; OSM's CRD rejects it) gets its own error below, naming the list to write.
+    const issues = parsed.error.issues.filter((i) => !isHeadersObjectIssue(i.path as PathSegment[], obj));
+    errors.push(...zodIssuesToFieldErrors(issues, obj, httpRouteGroupSchema));
+  }
   const spec = asRecord(asRecord(obj)?.spec);
   if (!spec) return { errors, warnings: [] };
 
@@ -42,19 +47,56 @@ export function validateHttpRouteGroup(input: AdmissionInput, state: MeshState):
       const detail = re2Error(r.pathRegex);
       if (detail) errors.push(fieldError.invalid(`${f}.pathRegex`, r.pathRegex, detail));
     }
-    const headers = asRecord(r.headers);
-    if (headers) {
-      for (const [header, value] of Object.entries(headers)) {
-        if (!HEADER_NAME_RE.test(header)) {
-          errors.push(fieldError.invalid(`${f}.headers`, header, "must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~"));
-        }
-        if (!isString(value)) continue;
-        const detail = re2Error(value);
-        if (detail) errors.push(fieldError.invalid(`${f}.headers[${header}]`, value, detail));
-      }
-    }
+    checkHeaders(r.headers, ['spec', 'matches', i, 'headers'], errors);
   });
   return { errors, warnings: [] };
+}
+
+/**
+ * `headers` in SMI's wire form: a list of single-key maps, each a header name and an RE2 regex its
+ * value must match. Names are HTTP tokens in any case (Envoy compares them case-insensitively, and
+ * OSM passes them as written); a name given twice, in any case, is a Duplicate (smi-sdk-go's map
+ * would keep only the last). Fields: `spec.matches[0].headers[1]` for the item and its name,
+ * `spec.matches[0].headers[1].user-agent` for a value.
+ */
+function checkHeaders(raw: unknown, path: PathSegment[], errors: FieldError[]): void {
+  const field = renderPath(path);
+  const asMap = asRecord(raw);
+  if (asMap) {
+    // OSM's CRD (type: array) rejects this at the API server; say how to write it as a list.
+    const list = Object.entries(asMap).map(([k, v]) => ({ [k]: v }));
+    errors.push(fieldError.typeInvalid(field, raw, `must be a list of single-key maps, one header each (SMI's form): use ${formatValue(list)}`));
+    return;
+  }
+  const seen = new Set<string>();
+  asArray(raw).forEach((item, j) => {
+    const r = asRecord(item);
+    if (!r) return; // zod reported the type
+    const itemField = `${field}[${j}]`;
+    const entries = Object.entries(r);
+    // smi-sdk-go fails the whole object on two or more (so OSM drops the route group) and skips an empty item.
+    if (entries.length > 1) {
+      errors.push(fieldError.invalid(itemField, item, 'must have exactly one header name and value (smi-sdk-go: incorrect length of keyval)'));
+    } else if (entries.length === 0) {
+      errors.push(fieldError.invalid(itemField, item, 'must have exactly one header name and value'));
+    }
+    for (const [name, value] of entries) {
+      if (!HEADER_NAME_RE.test(name)) {
+        errors.push(fieldError.invalid(itemField, name, "must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~"));
+      } else if (seen.has(name.toLowerCase())) {
+        errors.push(fieldError.duplicate(itemField, name));
+      }
+      seen.add(name.toLowerCase());
+      if (!isString(value)) continue; // zod reported the type
+      const detail = re2Error(value);
+      if (detail) errors.push(fieldError.invalid(renderPath([...path, j, name]), value, detail));
+    }
+  });
+}
+
+/** zod's "must be a list" for `spec.matches[i].headers` holding a map: replaced by checkHeaders' error. */
+function isHeadersObjectIssue(path: PathSegment[], obj: unknown): boolean {
+  return path.length === 4 && path[0] === 'spec' && path[1] === 'matches' && path[3] === 'headers' && asRecord(valueAt(obj, path)) !== undefined;
 }
 
 /** Deleting a referenced route group is allowed (denying would wedge namespace deletion), with a warning. */

@@ -9,7 +9,9 @@ export const httpRouteGroupSchema = objectSchema(
         name: z.string(),
         methods: z.array(z.string()).nullish(),
         pathRegex: z.string().nullish(),
-        headers: z.record(z.string(), z.string()).nullish(),
+        // SMI's wire form: a list of single-key maps (`- user-agent: ".*Android.*"`), as OSM's CRD
+        // declares and smi-sdk-go decodes. One key per item is the rules' check (a field error per item).
+        headers: z.array(z.record(z.string(), z.string())).nullish(),
       }),
     ),
   }),

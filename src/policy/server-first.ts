@@ -1,6 +1,6 @@
 import type { MeshState } from '../state/mesh-state.js';
 import type { EgressRef, ObjectRef } from '../state/types.js';
-import { SERVER_FIRST } from './egress-schema.js';
+import { normalizeProtocol, SERVER_FIRST, type EgressProtocol } from '../vocabulary/egress-protocol.js';
 import { fieldError, type FieldError } from '../vocabulary/field-errors.js';
 
 /**
@@ -12,10 +12,14 @@ export interface PortEntry {
   /** Index in spec.ports, for the error's field. */
   index: number;
   number: number;
-  protocol: string;
+  /** The protocol it means, in lower case (what the rules compare). */
+  protocol: EgressProtocol;
+  /** The protocol as written (what the error quotes as the invalid value). */
+  written: string;
 }
 
-const isServerFirst = (protocol: string) => protocol === SERVER_FIRST;
+// Any case: the store records protocols in lower case, but a state read from elsewhere may not.
+const isServerFirst = (protocol: string) => normalizeProtocol(protocol) === SERVER_FIRST;
 
 /** Conflicts inside one policy: reported on the later of two conflicting entries. */
 export function serverFirstWithinPolicy(ports: readonly PortEntry[]): FieldError[] {
@@ -28,7 +32,7 @@ export function serverFirstWithinPolicy(ports: readonly PortEntry[]): FieldError
       errors.push(
         fieldError.invalid(
           `spec.ports[${p.index}].protocol`,
-          p.protocol,
+          p.written,
           `port ${p.number} is also "${other.protocol}" in spec.ports[${other.index}]; a "${SERVER_FIRST}" port cannot share its number with another protocol`,
         ),
       );
@@ -67,8 +71,8 @@ export function serverFirstAcrossPolicies(
         errors.push(
           fieldError.invalid(
             `spec.ports[${p.index}].protocol`,
-            p.protocol,
-            `conflicts with Egress ${use.policy.namespace}/${use.policy.name} (${use.policy.group}), which uses port ${p.number} as "${use.protocol}" ` +
+            p.written,
+            `conflicts with Egress ${use.policy.namespace}/${use.policy.name} (${use.policy.group}), which uses port ${p.number} as "${normalizeProtocol(use.protocol) ?? use.protocol}" ` +
               `for the same ServiceAccount ${source.namespace}/${source.name}; a "${SERVER_FIRST}" port cannot share its number with another protocol`,
           ),
         );

@@ -139,6 +139,64 @@ describe('meshgate validate (the CLI, spawned)', function () {
     expect(validateDocuments(OSM, egressDocs, state, 'default')[0]!.result).to.equal('valid');
   });
 
+  it("accepts OSM's demo route group (headers as SMI's list of single-key maps) and an upper-case protocol, warning on the protocol", () => {
+    // OSM v1.2.4 demo/deploy-traffic-specs.sh, as written there ($BOOKSTORE_NAMESPACE set to bookstore).
+    const demo = `apiVersion: specs.smi-spec.io/v1alpha4
+kind: HTTPRouteGroup
+metadata:
+  name: bookstore-service-routes
+  namespace: "bookstore"
+spec:
+  matches:
+  - name: books-bought
+    pathRegex: /books-bought
+    methods:
+    - GET
+    headers:
+    - "user-agent": ".*-http-client/*.*"
+    - "client-app": "bookbuyer"
+  - name: buy-a-book
+    pathRegex: ".*a-book.*new"
+    methods:
+    - GET
+  - name: update-books-bought
+    pathRegex: /update-books-bought
+    methods:
+    - POST
+---
+${egressYaml('mysql-upper', 3306, 'TCP-Server-First')}`;
+    const r = meshgate(['validate', '-f', '-'], demo);
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.equal(
+      'httproutegroup.specs.smi-spec.io/bookstore-service-routes (-#1): valid\n' + 'egress.policy.openservicemesh.io/mysql-upper (-#2): valid\n',
+    );
+    expect(r.stderr).to.contain('Warning: spec.ports[0].protocol: "TCP-Server-First" is read as "tcp-server-first"; write it in lower case\n');
+
+    const files = meshgate(['validate', '-o', 'json', '-f', 'examples/policies/from-osm/', '--state', 'examples/state']);
+    expect(files.status, files.stdout + files.stderr).to.equal(0);
+    const results = JSON.parse(files.stdout) as Array<{ name: string; result: string; warnings: string[] }>;
+    expect(results.map((x) => `${x.name}:${x.result}`)).to.have.members([
+      'bookstore-service-routes:valid',
+      'the-routes:valid',
+      'curl-agent:valid',
+      'httpbin-curl-agent:valid',
+    ]);
+    expect(results.find((x) => x.name === 'httpbin-curl-agent')!.warnings).to.include('spec.ports[0].protocol: "HTTP" is read as "http"; write it in lower case');
+  });
+
+  it('denies headers written as a map, saying to write the list form; and an item with two headers', () => {
+    const r = meshgate(['validate', '-f', 'examples/invalid/route-group-headers-map.yaml', '-f', 'examples/invalid/route-group-header-item.yaml']);
+    expect(r.status).to.equal(1);
+    expect(r.stdout).to.equal(
+      'httproutegroup.specs.smi-spec.io/android-users (examples/invalid/route-group-headers-map.yaml#1): invalid\n' +
+        'The HTTPRouteGroup "android-users" is invalid:\n' +
+        `* spec.matches[0].headers: Invalid value: {"user-agent":".*Android.*"}: must be a list of single-key maps, one header each (SMI's form): use [{"user-agent":".*Android.*"}]\n` +
+        'httproutegroup.specs.smi-spec.io/android-insiders (examples/invalid/route-group-header-item.yaml#1): invalid\n' +
+        'The HTTPRouteGroup "android-insiders" is invalid:\n' +
+        '* spec.matches[0].headers[0]: Invalid value: {"user-agent":".*Android.*","cookie":"^(.*?;)?(type=insider)(;.*)?$"}: must have exactly one header name and value (smi-sdk-go: incorrect length of keyval)\n',
+    );
+  });
+
   it('puts objects without a namespace in --namespace (default "default")', () => {
     const yaml = egressYaml('x', 443, 'tcp').replace('  namespace: curl\nspec', 'spec');
     const r = meshgate(['validate', '-o', 'json', '-f', '-', '-n', 'team-a'], yaml);

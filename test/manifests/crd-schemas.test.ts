@@ -63,10 +63,25 @@ function seedObjects(group: string): object[] {
       apiVersion: 'specs.smi-spec.io/v1alpha4',
       kind: 'HTTPRouteGroup',
       metadata: { name: 'egress-http-route', namespace: 'curl' },
-      spec: { matches: [{ name: 'get', pathRegex: '/get' }, { name: 'status', pathRegex: '/status.*', methods: ['GET'], headers: { 'user-agent': '.*curl.*' } }] },
+      spec: { matches: [{ name: 'get', pathRegex: '/get' }, { name: 'status', pathRegex: '/status.*', methods: ['GET'], headers: [{ 'user-agent': '.*curl.*' }] }] },
     },
+    OSM_DEMO_ROUTE_GROUP,
   ];
 }
+
+/** OSM v1.2.4's demo route group (demo/deploy-traffic-specs.sh): headers in SMI's list form. */
+const OSM_DEMO_ROUTE_GROUP = {
+  apiVersion: 'specs.smi-spec.io/v1alpha4',
+  kind: 'HTTPRouteGroup',
+  metadata: { name: 'bookstore-service-routes', namespace: 'bookstore' },
+  spec: {
+    matches: [
+      { name: 'books-bought', pathRegex: '/books-bought', methods: ['GET'], headers: [{ 'user-agent': '.*-http-client/*.*' }, { 'client-app': 'bookbuyer' }] },
+      { name: 'buy-a-book', pathRegex: '.*a-book.*new', methods: ['GET'] },
+      { name: 'update-books-bought', pathRegex: '/update-books-bought', methods: ['POST'] },
+    ],
+  },
+};
 
 /** YAML objects under examples/ (written by the examples' owner), when present. */
 function exampleObjects(): object[] {
@@ -115,6 +130,25 @@ describe('CRD schemas accept the seeds\' objects without pruning any field', () 
       const objects = exampleObjects().filter((o: any) => check(o) !== undefined);
       expect(objects.length, 'examples/policies and examples/state hold mesh objects').to.be.greaterThan(0);
       for (const o of objects) expect(check(o), JSON.stringify(o)).to.deep.equal([]);
+    });
+
+    it(`${profileName}: HTTPRouteGroup headers are a list of string maps, as OSM's CRD declares; a headers map is rejected`, () => {
+      const withHeaders = (headers: unknown) => ({ ...OSM_DEMO_ROUTE_GROUP, spec: { matches: [{ name: 'm', headers }] } });
+      expect(check(withHeaders([{ 'user-agent': '.*Android.*' }, { cookie: '^(.*?;)?(type=insider)(;.*)?$' }]))).to.deep.equal([]);
+      expect(check(withHeaders([]))).to.deep.equal([]);
+      // The form SMI's spec prose shows: OSM's API server rejects it, and so must meshgate's CRD.
+      expect(check(withHeaders({ 'user-agent': '.*Android.*' }))!.join('\n')).to.match(/\/spec\/matches\/0\/headers must be array/);
+      expect(check(withHeaders([{ 'x-id': 5 }]))!.join('\n')).to.match(/\/spec\/matches\/0\/headers\/0\/x-id must be string/);
+      expect(check(withHeaders(['user-agent: .*']))!.join('\n')).to.match(/\/spec\/matches\/0\/headers\/0 must be object/);
+      // One key per item is the webhook's rule (a structural schema cannot say it, nor can OSM's).
+      expect(check(withHeaders([{ 'user-agent': 'a', cookie: 'b' }]))).to.deep.equal([]);
+    });
+
+    it(`${profileName}: the headers schema is OSM v1.2.4's (array of objects with string additionalProperties)`, () => {
+      const crd = allCrds(profile, true).find((c: any) => c.spec.names.kind === 'HTTPRouteGroup') as any;
+      const headers = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.matches.items.properties.headers;
+      expect(headers).to.deep.include({ type: 'array' });
+      expect(headers.items).to.deep.include({ type: 'object', additionalProperties: { type: 'string' } });
     });
 
     it(`${profileName}: a wrongly typed or undeclared field is caught (the check is real)`, () => {

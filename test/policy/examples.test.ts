@@ -35,6 +35,39 @@ describe('examples', () => {
     });
   }
 
+  describe('policies written for OSM (examples/policies/from-osm)', () => {
+    const files = yamlIn('examples/policies/from-osm');
+    const objects = files.flatMap(objectsIn);
+    const state = storeWith([...stateObjects, ...objects]);
+
+    it("holds OSM's demo route group with headers, SMI's header examples and an upper-case protocol Egress", () => {
+      expect(objects.map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}`)).to.have.members([
+        'HTTPRouteGroup/bookstore/bookstore-service-routes',
+        'HTTPRouteGroup/curl/the-routes',
+        'HTTPRouteGroup/curl/curl-agent',
+        'Egress/curl/httpbin-curl-agent',
+      ]);
+      const demo = objects.find((o) => o.metadata?.name === 'bookstore-service-routes') as { spec: { matches: { headers?: unknown }[] } };
+      expect(demo.spec.matches[0]!.headers).to.deep.equal([{ 'user-agent': '.*-http-client/*.*' }, { 'client-app': 'bookbuyer' }]);
+    });
+
+    for (const file of files) {
+      it(`${file} is valid; the only warnings name the lower-case protocol`, () => {
+        for (const obj of objectsIn(file)) {
+          const out = validate(obj, state);
+          expect(rendered(out), file).to.deep.equal([]);
+          const warnings = out.warnings.filter((w) => w !== NOT_YET_ENFORCED_WARNING);
+          if (obj.kind === 'Egress') {
+            expect(warnings).to.deep.equal([
+              'spec.ports[0].protocol: "HTTP" is read as "http"; write it in lower case',
+              'spec.ports[1].protocol: "HTTPS" is read as "https"; write it in lower case',
+            ]);
+          } else expect(warnings, file).to.deep.equal([]);
+        }
+      });
+    }
+  });
+
   it('examples/state holds the enrolled curl namespace, the closed OSM MeshConfig and the route group', () => {
     const state = storeWith(stateObjects);
     expect(state.namespace('curl')?.labels['openservicemesh.io/monitored-by']).to.equal('osm');

@@ -72,7 +72,23 @@ const rows: Row[] = [
     object: egress({ ports: [{ number: 53, protocol: 'udp' }] }),
     expect: [`spec.ports[0].protocol: Unsupported value: "udp": ${PROTOCOLS}`],
   },
-  { rule: 'port protocol is case-sensitive', object: egress({ ports: [{ number: 80, protocol: 'HTTP' }] }), expect: [`spec.ports[0].protocol: Unsupported value: "HTTP": ${PROTOCOLS}`] },
+  // Protocols are read case-insensitively, as OSM reads them: see 'protocol case' below (accepted with a warning).
+  { rule: 'port protocol in another case is still checked', object: egress({ ports: [{ number: 53, protocol: 'UDP' }] }), expect: [`spec.ports[0].protocol: Unsupported value: "UDP": ${PROTOCOLS}`] },
+  {
+    rule: 'port duplicate in another case',
+    object: egress({ ports: [{ number: 80, protocol: 'http' }, { number: 80, protocol: 'HTTP' }] }),
+    expect: ['spec.ports[1]: Duplicate value: {"number":80,"protocol":"HTTP"}'],
+  },
+  {
+    rule: 'http port in upper case needs hosts',
+    object: egress({ hosts: undefined, ports: [{ number: 80, protocol: 'HTTP' }] }),
+    expect: ['spec.hosts: Required value: an "http" port needs at least one host'],
+  },
+  {
+    rule: 'matches need an http port (TCP is tcp)',
+    object: egress({ hosts: undefined, ports: [{ number: 443, protocol: 'TCP' }], matches: [SMI] }),
+    expect: ['spec.matches: Forbidden: matches apply only to "http" ports: add an "http" port to spec.ports or remove spec.matches'],
+  },
   {
     rule: 'duplicate port',
     object: egress({ ports: [{ number: 80, protocol: 'http' }, { number: 80, protocol: 'http' }] }),
@@ -228,13 +244,47 @@ const rows: Row[] = [
   },
   {
     rule: 'header value is RE2',
-    object: routeGroup([{ name: 'admin', headers: { 'x-user': '(admin' } }]),
-    expect: ['spec.matches[0].headers[x-user]: Invalid value: "(admin": must be an RE2 regular expression: error parsing regexp: missing closing ): `(admin`'],
+    object: routeGroup([{ name: 'admin', headers: [{ 'user-agent': '.*' }, { 'x-user': '(admin' }] }]),
+    expect: ['spec.matches[0].headers[1].x-user: Invalid value: "(admin": must be an RE2 regular expression: error parsing regexp: missing closing ): `(admin`'],
   },
   {
     rule: 'header name is a token',
-    object: routeGroup([{ name: 'admin', headers: { 'x user': 'a' } }]),
-    expect: ["spec.matches[0].headers: Invalid value: \"x user\": must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~"],
+    object: routeGroup([{ name: 'admin', headers: [{ 'x user': 'a' }] }]),
+    expect: ["spec.matches[0].headers[0]: Invalid value: \"x user\": must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~"],
+  },
+  {
+    rule: 'header item has one name (smi-sdk-go: incorrect length of keyval)',
+    object: routeGroup([{ name: 'admin', headers: [{ 'x-user': 'a' }, { 'user-agent': '.*curl.*', cookie: 'type=insider' }] }]),
+    expect: [
+      'spec.matches[0].headers[1]: Invalid value: {"user-agent":".*curl.*","cookie":"type=insider"}: must have exactly one header name and value (smi-sdk-go: incorrect length of keyval)',
+    ],
+  },
+  {
+    rule: 'header item is not empty',
+    object: routeGroup([{ name: 'admin', headers: [{}] }]),
+    expect: ['spec.matches[0].headers[0]: Invalid value: {}: must have exactly one header name and value'],
+  },
+  {
+    rule: 'header names unique in a match (any case)',
+    object: routeGroup([{ name: 'admin', headers: [{ 'user-agent': '.*curl.*' }, { 'User-Agent': '.*wget.*' }] }]),
+    expect: ['spec.matches[0].headers[1]: Duplicate value: "User-Agent"'],
+  },
+  {
+    rule: 'header value is a string',
+    object: routeGroup([{ name: 'admin', headers: [{ 'x-id': 5 }] }]),
+    expect: ['spec.matches[0].headers[0].x-id: Invalid value: 5: must be a string'],
+  },
+  {
+    rule: 'header item is a map',
+    object: routeGroup([{ name: 'admin', headers: ['user-agent: .*'] }]),
+    expect: ['spec.matches[0].headers[0]: Invalid value: "user-agent: .*": must be an object'],
+  },
+  {
+    rule: 'headers as a map (SMI spec prose; OSM\'s CRD rejects it) are denied, naming the list form',
+    object: routeGroup([{ name: 'android-insiders', headers: { 'user-agent': '.*Android.*', cookie: '^(.*?;)?(type=insider)(;.*)?$' } }]),
+    expect: [
+      'spec.matches[0].headers: Invalid value: {"user-agent":".*Android.*","cookie":"^(.*?;)?(type=insider)(;.*)?$"}: must be a list of single-key maps, one header each (SMI\'s form): use [{"user-agent":".*Android.*"},{"cookie":"^(.*?;)?(type=insider)(;.*)?$"}]',
+    ],
   },
   {
     rule: 'methods from the SMI list',
@@ -313,7 +363,8 @@ describe('validating rules (one row per rule)', () => {
       egress(),
       egress({ hosts: ['*.example.com', 'localhost'], ports: [{ number: 443, protocol: 'https' }], ipAddresses: ['10.0.0.1/8', '2001:db8::/32'] }),
       egress({ matches: [SMI, UTS('a')] }),
-      routeGroup([{ name: 'get', methods: ['GET', '*'], pathRegex: '/status.*', headers: { 'x-user': '^(alice|bob)$' } }]),
+      routeGroup([{ name: 'get', methods: ['GET', '*'], pathRegex: '/status.*', headers: [{ 'x-user': '^(alice|bob)$' }, { 'User-Agent': '.*curl.*' }] }]),
+      egress({ ports: [{ number: 80, protocol: 'HTTP' }, { number: 443, protocol: 'Https' }, { number: 3306, protocol: 'TCP-Server-First' }] }),
       meshConfig({
         sidecar: { logLevel: 'warn', localProxyMode: 'PodIP', envoyImage: 'docker.io/envoyproxy/envoy:v1.34.1@sha256:' + 'a'.repeat(64), initContainerImage: 'localhost:5000/init' },
         traffic: { outboundIPRangeExclusionList: ['169.254.169.254/32'], outboundPortExclusionList: [1, 65535], networkInterfaceExclusionList: ['eth0', 'cni-podman0'] },
