@@ -2,7 +2,7 @@ import { OUTBOUND_PORT } from '../profile.js';
 import type { MeshState } from '../state/mesh-state.js';
 import type { MeshgateSettings } from '../settings.js';
 import { OUTBOUND_LISTENER, PASSTHROUGH_CLUSTER, TYPE_URL_PREFIX as T } from '../vocabulary/envoy-names.js';
-import { canonicalJson, canonicalize, contentVersion } from './canonical.js';
+import { contentVersion } from './canonical.js';
 import type { Json, ProxyConfig } from './proxy-config.js';
 import { cidrContains, isServerFirst, readPolicies, type Cidr, type PortRule, type RouteMatch, type UpstreamSettings } from './read-policies.js';
 
@@ -36,7 +36,7 @@ export interface CompileResult {
 
 export const HTTP_ROUTE_PREFIX = 'egress-http-';
 export const DYNAMIC_FORWARD_PROXY_CLUSTER = 'egress-dynamic-forward-proxy';
-export const DNS_CACHE = { name: 'egress-dns-cache', dns_lookup_family: 'V4_PREFERRED' } as const;
+export const DNS_CACHE = { dns_lookup_family: 'V4_PREFERRED', name: 'egress-dns-cache' } as const;
 export const METADATA_KEY = 'meshgate.io';
 export const ACCESS_DENIED = 'Access denied';
 const CONNECT_TIMEOUT = '5s';
@@ -101,11 +101,9 @@ export function compileProxyConfig(account: ServiceAccountRef, state: MeshState,
   if (passthrough) clusters.set(PASSTHROUGH_CLUSTER, originalDestinationCluster(PASSTHROUGH_CLUSTER, undefined));
 
   const listeners = chains.length || passthrough ? [outboundListener(chains, serverFirstPorts, passthrough, ipv6)] : [];
-  const resources = {
-    listeners: listeners.map(canonicalize),
-    routeConfigurations: routeConfigurations.sort(byName).map(canonicalize),
-    clusters: [...clusters.values()].sort(byName).map(canonicalize),
-  };
+  // Every object below is written with its keys in sorted order, so the output is canonical JSON
+  // without a second pass (a test holds every builder to it).
+  const resources = { listeners, routeConfigurations: routeConfigurations.sort(byName), clusters: [...clusters.values()].sort(byName) };
   return { config: { version: contentVersion(resources), ...resources }, warnings };
 }
 
@@ -114,17 +112,17 @@ export function compileProxyConfig(account: ServiceAccountRef, state: MeshState,
 function outboundListener(chains: Json[], serverFirstPorts: number[], passthrough: boolean, ipv6: boolean): Json {
   const disabled = portPredicate(serverFirstPorts);
   const inspector = (name: string, type: string): Json => ({
+    ...(disabled ? { filter_disabled: disabled } : {}),
     name: `envoy.filters.listener.${name}`,
     typed_config: { '@type': `${T}envoy.extensions.filters.listener.${name}.v3.${type}` },
-    ...(disabled ? { filter_disabled: disabled } : {}),
   });
   return {
     '@type': `${T}envoy.config.listener.v3.Listener`,
-    name: OUTBOUND_LISTENER,
-    address: socketAddress('0.0.0.0', OUTBOUND_PORT),
     ...(ipv6 ? { additional_addresses: [{ address: socketAddress('::', OUTBOUND_PORT) }] } : {}),
-    traffic_direction: 'OUTBOUND',
+    address: socketAddress('0.0.0.0', OUTBOUND_PORT),
     continue_on_listener_filters_timeout: true,
+    ...(passthrough ? { default_filter_chain: { filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)], name: 'passthrough' } } : {}),
+    filter_chains: chains,
     listener_filters: [
       {
         name: 'envoy.filters.listener.original_dst',
@@ -133,14 +131,14 @@ function outboundListener(chains: Json[], serverFirstPorts: number[], passthroug
       inspector('tls_inspector', 'TlsInspector'),
       inspector('http_inspector', 'HttpInspector'),
     ],
-    filter_chains: chains,
-    ...(passthrough ? { default_filter_chain: { name: 'passthrough', filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] } } : {}),
+    name: OUTBOUND_LISTENER,
+    traffic_direction: 'OUTBOUND',
   };
 }
 
 /** Server-first ports as a ListenerFilterChainMatchPredicate (an `or_match` only for two or more). */
 function portPredicate(ports: number[]): Json | undefined {
-  const one = (p: number): Json => ({ destination_port_range: { start: p, end: p + 1 } });
+  const one = (p: number): Json => ({ destination_port_range: { end: p + 1, start: p } });
   if (ports.length === 0) return undefined;
   return ports.length === 1 ? one(ports[0]!) : { or_match: { rules: ports.map(one) } };
 }
@@ -152,7 +150,7 @@ function socketAddress(address: string, port: number): Json {
 function tcpProxy(statPrefix: string, cluster: string): Json {
   return {
     name: 'envoy.filters.network.tcp_proxy',
-    typed_config: { '@type': `${T}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`, stat_prefix: statPrefix, cluster },
+    typed_config: { '@type': `${T}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`, cluster, stat_prefix: statPrefix },
   };
 }
 
@@ -164,10 +162,27 @@ interface Branch {
   plain: string[];
 }
 
-/** Whether a rule applies to every address of a branch: rules without prefixes apply everywhere. */
-function appliesTo(rule: PortRule, cidr: Cidr | undefined): boolean {
-  if (rule.cidrs.length === 0) return true;
-  return cidr !== undefined && rule.cidrs.some((c) => cidrContains(c, cidr));
+/**
+ * The rules that cover every address of a prefix: those without prefixes, those listing that very
+ * prefix (a map look-up), and those listing a shorter one that contains it (a scan of the few
+ * broader prefixes only), so a port with hundreds of prefixes is not quadratic.
+ */
+function rulesCovering(rules: PortRule[]): (cidr: Cidr | undefined) => PortRule[] {
+  const any = rules.filter((r) => r.cidrs.length === 0);
+  const exact = new Map<string, PortRule[]>();
+  const listed: { cidr: Cidr; rule: PortRule }[] = [];
+  for (const r of rules) {
+    for (const c of r.cidrs) {
+      exact.set(c.text, [...(exact.get(c.text) ?? []), r]);
+      listed.push({ cidr: c, rule: r });
+    }
+  }
+  return (cidr) => {
+    if (!cidr) return any;
+    const out = new Set([...any, ...(exact.get(cidr.text) ?? [])]);
+    for (const l of listed) if (l.cidr.prefixLen < cidr.prefixLen && cidrContains(l.cidr, cidr)) out.add(l.rule);
+    return [...out];
+  };
 }
 
 /**
@@ -178,14 +193,17 @@ function appliesTo(rule: PortRule, cidr: Cidr | undefined): boolean {
 function portChains(port: number, http: PortRule[], sni: PortRule[], plain: PortRule[]): Json[] {
   const cidrs = new Map<string, Cidr>();
   for (const r of [...sni, ...plain]) for (const c of r.cidrs) cidrs.set(c.text, c);
+  const sniCovering = rulesCovering(sni);
+  const plainCovering = rulesCovering(plain);
+  // HTTP is routed by Host to DNS-resolved upstreams, so the dialed address never matters.
+  const httpPolicies = sorted(http.map((r) => r.policy));
   const branches: Branch[] = [undefined, ...[...cidrs.values()]].map((cidr) => {
-    const sniHere = sni.filter((r) => appliesTo(r, cidr));
+    const sniHere = sniCovering(cidr);
     return {
       cidr,
-      // HTTP is routed by Host to DNS-resolved upstreams, so the dialed address never matters.
-      http: sorted(http.map((r) => r.policy)),
+      http: httpPolicies,
       sni: sniHere.length ? { names: sorted(sniHere.flatMap((r) => r.hosts)), policies: sorted(sniHere.map((r) => r.policy)) } : undefined,
-      plain: sorted(plain.filter((r) => appliesTo(r, cidr)).map((r) => r.policy)),
+      plain: sorted(plainCovering(cidr).map((r) => r.policy)),
     };
   });
 
@@ -206,21 +224,23 @@ function portChains(port: number, http: PortRule[], sni: PortRule[], plain: Port
     }
     [...groups.values()].forEach((g, i) => out.push(build(g.first, `${kind}-${port}-ranges-${i + 1}`, g.cidrs)));
   };
-  const match = (prefixes: Cidr[] | undefined, extra: Record<string, Json>): Json => ({
+  // Keys in sorted order: application_protocols, destination_port, prefix_ranges, server_names, transport_protocol.
+  const match = (prefixes: Cidr[] | undefined, o: { alpn?: string[]; names?: string[]; transport?: string }): Json => ({
+    ...(o.alpn ? { application_protocols: o.alpn } : {}),
     destination_port: port,
     ...(prefixes ? { prefix_ranges: prefixes.map((c) => ({ address_prefix: c.address, prefix_len: c.prefixLen })) } : {}),
-    ...extra,
+    ...(o.names ? { server_names: o.names } : {}),
+    ...(o.transport ? { transport_protocol: o.transport } : {}),
   });
 
-  emit('http', (b) => (b.http.length ? canonicalJson(b.http) : undefined), (b, name, prefixes) => ({
-    name,
-    filter_chain_match: match(prefixes, { transport_protocol: 'raw_buffer', application_protocols: HTTP_ALPN }),
+  emit('http', (b) => (b.http.length ? JSON.stringify(b.http) : undefined), (b, name, prefixes) => ({
+    filter_chain_match: match(prefixes, { alpn: HTTP_ALPN, transport: 'raw_buffer' }),
     filters: [httpConnectionManager(port)],
     metadata: policyMetadata(b.http),
-  }));
-  emit('https', (b) => (b.sni ? canonicalJson(b.sni) : undefined), (b, name, prefixes) => ({
     name,
-    filter_chain_match: match(prefixes, { server_names: b.sni!.names }),
+  }));
+  emit('https', (b) => (b.sni ? JSON.stringify(b.sni) : undefined), (b, name, prefixes) => ({
+    filter_chain_match: match(prefixes, { names: b.sni!.names }),
     filters: [
       {
         name: 'envoy.filters.network.sni_dynamic_forward_proxy',
@@ -233,12 +253,22 @@ function portChains(port: number, http: PortRule[], sni: PortRule[], plain: Port
       tcpProxy(name, DYNAMIC_FORWARD_PROXY_CLUSTER),
     ],
     metadata: policyMetadata(b.sni!.policies),
-  }));
-  emit('tcp', (b) => (b.plain.length ? canonicalJson(b.plain) : undefined), (b, name, prefixes) => ({
     name,
+  }));
+  emit('tcp', (b) => (b.plain.length ? JSON.stringify(b.plain) : undefined), (b, name, prefixes) => ({
     filter_chain_match: match(prefixes, {}),
     filters: [tcpProxy(name, tcpCluster(port))],
     metadata: policyMetadata(b.plain),
+    name,
+  }));
+  // Beside an HTTP chain, plaintext that is not HTTP narrows to the HTTP chain's raw_buffer at the
+  // transport step and would be reset at the ALPN step (Envoy never backtracks to the {P} chain):
+  // a raw_buffer copy of the port chain catches it. TLS still falls through to {P}.
+  emit('tcp', (b) => (b.plain.length && b.http.length ? JSON.stringify(b.plain) : undefined), (b, name, prefixes) => ({
+    filter_chain_match: match(prefixes, { transport: 'raw_buffer' }),
+    filters: [tcpProxy(`${name}-plaintext`, tcpCluster(port))],
+    metadata: policyMetadata(b.plain),
+    name: `${name}-plaintext`,
   }));
   return out;
 }
@@ -246,13 +276,10 @@ function portChains(port: number, http: PortRule[], sni: PortRule[], plain: Port
 function httpConnectionManager(port: number): Json {
   return {
     name: 'envoy.filters.network.http_connection_manager',
+    // Routes match the normalized path (normalize_path, merge_slashes), so `//get` or `/x/../get`
+    // cannot step around a path rule.
     typed_config: {
       '@type': `${T}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
-      stat_prefix: `${HTTP_ROUTE_PREFIX}${port}`,
-      rds: { route_config_name: `${HTTP_ROUTE_PREFIX}${port}`, config_source: { ads: {}, resource_api_version: 'V3' } },
-      // Routes match the normalized path, so `//get` or `/x/../get` cannot step around a path rule.
-      normalize_path: true,
-      merge_slashes: true,
       http_filters: [
         {
           name: 'envoy.filters.http.dynamic_forward_proxy',
@@ -263,6 +290,10 @@ function httpConnectionManager(port: number): Json {
         },
         { name: 'envoy.filters.http.router', typed_config: { '@type': `${T}envoy.extensions.filters.http.router.v3.Router` } },
       ],
+      merge_slashes: true,
+      normalize_path: true,
+      rds: { config_source: { ads: {}, resource_api_version: 'V3' }, route_config_name: `${HTTP_ROUTE_PREFIX}${port}` },
+      stat_prefix: `${HTTP_ROUTE_PREFIX}${port}`,
     },
   };
 }
@@ -270,9 +301,9 @@ function httpConnectionManager(port: number): Json {
 // ---- routes ----
 
 const accessDenied = (): Json => ({
-  name: 'access-denied',
+  direct_response: { body: { inline_string: ACCESS_DENIED }, status: 403 },
   match: { prefix: '/' },
-  direct_response: { status: 403, body: { inline_string: ACCESS_DENIED } },
+  name: 'access-denied',
 });
 
 function routeMatchJson(m: RouteMatch): Json {
@@ -280,7 +311,7 @@ function routeMatchJson(m: RouteMatch): Json {
   if (m.methods.length === 1) headers.push({ name: ':method', string_match: { exact: m.methods[0]! } });
   else if (m.methods.length > 1) headers.push({ name: ':method', string_match: { safe_regex: { regex: m.methods.map(escapeRegex).join('|') } } });
   for (const [name, regex] of m.headers) headers.push({ name, string_match: { safe_regex: { regex } } });
-  return { ...(m.pathRegex !== undefined ? { safe_regex: { regex: m.pathRegex } } : { prefix: '/' }), ...(headers.length ? { headers } : {}) };
+  return { ...(headers.length ? { headers } : {}), ...(m.pathRegex !== undefined ? { safe_regex: { regex: m.pathRegex } } : { prefix: '/' }) };
 }
 
 const escapeRegex = (s: string) => s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
@@ -288,9 +319,10 @@ const escapeRegex = (s: string) => s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 /** The virtual hosts of one http port: one per host, merged across policies, with their routes. */
 function routeConfiguration(port: number, rules: PortRule[], o: { passthrough: boolean; deny: boolean }, clusters: Map<string, Json>, warnings: string[]): Json {
   const { passthrough, deny } = o;
-  const hosts = sorted(rules.flatMap((r) => r.hosts));
-  const virtualHosts: Json[] = hosts.map((host) => {
-    const mine = rules.filter((r) => r.hosts.includes(host));
+  const rulesByHost = new Map<string, PortRule[]>();
+  for (const r of rules) for (const h of r.hosts) rulesByHost.set(h, [...(rulesByHost.get(h) ?? []), r]);
+  const virtualHosts: Json[] = sorted(rulesByHost.keys()).map((host) => {
+    const mine = rulesByHost.get(host)!;
     const cluster = isWildcard(host) ? DYNAMIC_FORWARD_PROXY_CLUSTER : hostCluster(host, port);
     if (!isWildcard(host)) clusters.set(cluster, dnsCluster(host, port, firstUpstream(mine, warnings, cluster)));
     // Identical matches from several policies become one route naming them all; the catch-all last.
@@ -298,28 +330,28 @@ function routeConfiguration(port: number, rules: PortRule[], o: { passthrough: b
     for (const r of mine) {
       for (const m of r.routes) {
         const match = routeMatchJson(m);
-        const key = canonicalJson(match);
+        const key = JSON.stringify(match);
         const seen = routes.get(key);
         if (seen) seen.policies.push(r.policy);
         else routes.set(key, { match, name: m.name ? `${r.policy}/${m.name}` : r.policy, policies: [r.policy], catchAll: m.name === undefined });
       }
     }
     const ordered = [...routes.values()].filter((r) => !r.catchAll).concat([...routes.values()].filter((r) => r.catchAll));
-    const out: Json[] = ordered.map((r) => ({ name: r.name, match: r.match, route: { cluster, timeout: '0s' }, metadata: policyMetadata(r.policies) }));
+    const out: Json[] = ordered.map((r) => ({ match: r.match, metadata: policyMetadata(r.policies), name: r.name, route: { cluster, timeout: '0s' } }));
     if (deny) out.push(accessDenied());
-    return { name: `${host}:${port}`, domains: domainsOf(host, port), routes: out };
+    return { domains: domainsOf(host, port), name: `${host}:${port}`, routes: out };
   });
   if (passthrough) {
-    virtualHosts.push({ name: 'passthrough', domains: ['*'], routes: [{ name: 'passthrough', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: '0s' } }] });
+    virtualHosts.push({ domains: ['*'], name: 'passthrough', routes: [{ match: { prefix: '/' }, name: 'passthrough', route: { cluster: PASSTHROUGH_CLUSTER, timeout: '0s' } }] });
   } else if (deny) {
-    virtualHosts.push({ name: 'access-denied', domains: ['*'], routes: [accessDenied()] });
+    virtualHosts.push({ domains: ['*'], name: 'access-denied', routes: [accessDenied()] });
   }
+  // validate_clusters false: clusters arrive over CDS before routes name them; Envoy need not check at load.
   return {
     '@type': `${T}envoy.config.route.v3.RouteConfiguration`,
     name: `${HTTP_ROUTE_PREFIX}${port}`,
-    virtual_hosts: virtualHosts,
-    // Clusters arrive over CDS before routes reference them; don't make Envoy check at load.
     validate_clusters: false,
+    virtual_hosts: virtualHosts,
   };
 }
 
@@ -349,8 +381,8 @@ function upstreamFields(u: UpstreamSettings | undefined, http: boolean): Record<
   if (u.maxRequests !== undefined) threshold.max_requests = u.maxRequests;
   if (u.maxRetries !== undefined) threshold.max_retries = u.maxRetries;
   const out: Record<string, Json> = {};
-  if (u.connectTimeoutSeconds !== undefined) out.connect_timeout = `${+u.connectTimeoutSeconds.toFixed(9)}s`;
   if (Object.keys(threshold).length) out.circuit_breakers = { thresholds: [threshold] };
+  if (u.connectTimeoutSeconds !== undefined) out.connect_timeout = `${+u.connectTimeoutSeconds.toFixed(9)}s`;
   if (http && u.maxRequestsPerConnection !== undefined) {
     out.typed_extension_protocol_options = {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
@@ -364,38 +396,38 @@ function upstreamFields(u: UpstreamSettings | undefined, http: boolean): Record<
 }
 
 function originalDestinationCluster(name: string, upstream: UpstreamSettings | undefined): Json {
+  const { circuit_breakers, connect_timeout } = upstreamFields(upstream, false);
   return {
     '@type': `${T}envoy.config.cluster.v3.Cluster`,
+    ...(circuit_breakers ? { circuit_breakers } : {}),
+    connect_timeout: connect_timeout ?? CONNECT_TIMEOUT,
+    lb_policy: 'CLUSTER_PROVIDED',
     name,
     type: 'ORIGINAL_DST',
-    lb_policy: 'CLUSTER_PROVIDED',
-    connect_timeout: CONNECT_TIMEOUT,
-    ...upstreamFields(upstream, false),
   };
 }
 
 function dnsCluster(host: string, port: number, upstream: UpstreamSettings | undefined): Json {
   const name = hostCluster(host, port);
+  const { circuit_breakers, connect_timeout, typed_extension_protocol_options } = upstreamFields(upstream, true);
   return {
     '@type': `${T}envoy.config.cluster.v3.Cluster`,
-    name,
-    type: 'LOGICAL_DNS',
+    ...(circuit_breakers ? { circuit_breakers } : {}),
+    connect_timeout: connect_timeout ?? CONNECT_TIMEOUT,
     dns_lookup_family: 'V4_PREFERRED',
-    connect_timeout: CONNECT_TIMEOUT,
     load_assignment: {
       cluster_name: name,
       endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(host, port) } }] }],
     },
-    ...upstreamFields(upstream, true),
+    name,
+    type: 'LOGICAL_DNS',
+    ...(typed_extension_protocol_options ? { typed_extension_protocol_options } : {}),
   };
 }
 
 function forwardProxyCluster(): Json {
   return {
     '@type': `${T}envoy.config.cluster.v3.Cluster`,
-    name: DYNAMIC_FORWARD_PROXY_CLUSTER,
-    lb_policy: 'CLUSTER_PROVIDED',
-    connect_timeout: CONNECT_TIMEOUT,
     cluster_type: {
       name: 'envoy.clusters.dynamic_forward_proxy',
       typed_config: {
@@ -403,5 +435,8 @@ function forwardProxyCluster(): Json {
         dns_cache_config: { ...DNS_CACHE },
       },
     },
+    connect_timeout: CONNECT_TIMEOUT,
+    lb_policy: 'CLUSTER_PROVIDED',
+    name: DYNAMIC_FORWARD_PROXY_CLUSTER,
   };
 }

@@ -23,6 +23,8 @@ export interface Cidr {
   family: 'ipv4' | 'ipv6';
   /** `address/prefixLen`, the identity used for grouping. */
   text: string;
+  /** The network address's bytes, for containment checks without parsing. */
+  bytes: readonly number[];
 }
 
 /** One HTTP route match: an HTTPRouteGroup match, or the catch-all when a policy names none. */
@@ -79,8 +81,8 @@ export function readPolicies(policies: readonly EgressPolicy[], state: MeshState
       warnings.push(`Egress ${name} is ignored: the UpstreamTrafficSetting it names does not exist`);
       continue;
     }
-    const hosts = readHosts(policy, name, warnings);
-    const cidrs = readCidrs(policy, name, warnings);
+    const { hosts, cidrs, warnings: own } = readLists(policy, name);
+    warnings.push(...own);
     const routes = readRouteMatches(policy, name, state, warnings);
     for (const p of policy.ports) {
       const protocol = normalizeProtocol(p.protocol);
@@ -95,6 +97,21 @@ export function readPolicies(policies: readonly EgressPolicy[], state: MeshState
 }
 
 export const isServerFirst = (r: PortRule) => r.protocol === SERVER_FIRST;
+
+/**
+ * Hosts and prefixes of a policy, kept per stored policy object: the store replaces the object
+ * when the policy changes, so a recompile of an unchanged policy parses nothing again.
+ */
+const listsOf = new WeakMap<EgressPolicy, { hosts: string[]; cidrs: Cidr[]; warnings: string[] }>();
+function readLists(policy: EgressPolicy, name: PolicyName): { hosts: string[]; cidrs: Cidr[]; warnings: string[] } {
+  let lists = listsOf.get(policy);
+  if (!lists) {
+    const warnings: string[] = [];
+    lists = { hosts: readHosts(policy, name, warnings), cidrs: readCidrs(policy, name, warnings), warnings };
+    listsOf.set(policy, lists);
+  }
+  return lists;
+}
 
 function readHosts(policy: EgressPolicy, name: PolicyName, warnings: string[]): string[] {
   const out = new Set<string>();
@@ -117,7 +134,7 @@ export function parseCidr(text: string): Cidr | undefined {
       bytes[i]! &= (0xff << (8 - keep)) & 0xff;
     }
     const address = ipaddr.fromByteArray(bytes).toString();
-    return { address, prefixLen: len, family, text: `${address}/${len}` };
+    return { address, prefixLen: len, family, text: `${address}/${len}`, bytes };
   } catch {
     return undefined;
   }
@@ -126,7 +143,12 @@ export function parseCidr(text: string): Cidr | undefined {
 /** Whether `outer` contains every address of `inner`. */
 export function cidrContains(outer: Cidr, inner: Cidr): boolean {
   if (outer.family !== inner.family || outer.prefixLen > inner.prefixLen) return false;
-  return ipaddr.parse(inner.address).match(ipaddr.parse(outer.address), outer.prefixLen);
+  const whole = outer.prefixLen >> 3;
+  for (let i = 0; i < whole; i++) if (outer.bytes[i] !== inner.bytes[i]) return false;
+  const rest = outer.prefixLen & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (outer.bytes[whole]! & mask) === (inner.bytes[whole]! & mask);
 }
 
 function readCidrs(policy: EgressPolicy, name: PolicyName, warnings: string[]): Cidr[] {
@@ -153,7 +175,9 @@ function readRouteMatches(policy: EgressPolicy, name: PolicyName, state: MeshSta
       warnings.push(`Egress ${name}: HTTPRouteGroup ${policy.ref.namespace}/${ref.name} does not exist, so it allows no request`);
       continue;
     }
-    out.push(...routeGroupMatches(group, ref.name, `${name}`, warnings));
+    const read = routeGroupMatchesOf(group, ref.name);
+    out.push(...read.matches);
+    warnings.push(...read.warnings.map((w) => `Egress ${name}: ${w}`));
   }
   return out;
 }
@@ -171,7 +195,19 @@ function headerPairs(v: unknown): [string, unknown][] {
   return Object.entries(asRecord(v) ?? {});
 }
 
-function routeGroupMatches(group: KubeObject, groupName: string, policy: PolicyName, warnings: string[]): RouteMatch[] {
+/** A route group's matches, kept per stored object (compiling RE2 patterns is the costly part). */
+const matchesOf = new WeakMap<KubeObject, { matches: RouteMatch[]; warnings: string[] }>();
+function routeGroupMatchesOf(group: KubeObject, groupName: string): { matches: RouteMatch[]; warnings: string[] } {
+  let read = matchesOf.get(group);
+  if (!read) {
+    const warnings: string[] = [];
+    read = { matches: routeGroupMatches(group, groupName, warnings), warnings };
+    matchesOf.set(group, read);
+  }
+  return read;
+}
+
+function routeGroupMatches(group: KubeObject, groupName: string, warnings: string[]): RouteMatch[] {
   const out: RouteMatch[] = [];
   const matches = Array.isArray(asRecord(group.spec)?.matches) ? (asRecord(group.spec)!.matches as unknown[]) : [];
   for (const [i, raw] of matches.entries()) {
@@ -190,7 +226,7 @@ function routeGroupMatches(group: KubeObject, groupName: string, policy: PolicyN
     const methods = Array.isArray(m.methods) ? m.methods.filter((x): x is string => typeof x === 'string') : [];
     if (bad || patterns.some((p) => re2Error(p) !== undefined)) {
       // Envoy rejects a whole route table over one bad regex; leave this match out instead.
-      warnings.push(`Egress ${policy}: ${label} is ignored (a pattern is not RE2, or a header is malformed)`);
+      warnings.push(`${label} is ignored (a pattern is not RE2, or a header is malformed)`);
       continue;
     }
     out.push({

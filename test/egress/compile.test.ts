@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { compileProxyConfig } from '../../src/egress/compile.js';
+import { canonicalize } from '../../src/egress/canonical.js';
 import { checkLoadRules } from '../../src/egress/load-rules.js';
 import type { ProxyConfig } from '../../src/egress/proxy-config.js';
 import { DEFAULT_SETTINGS } from '../../src/settings.js';
@@ -22,6 +23,9 @@ function compile(objects: KubeObject[], profile: 'osm' | 'fsm' = 'osm', settings
   const store = storeWith(objects, profile);
   const result = compileProxyConfig(CURL, store, settings);
   expect(checkLoadRules(result.config), 'load-time rules').to.deep.equal([]);
+  for (const r of [...result.config.listeners, ...result.config.routeConfigurations, ...result.config.clusters]) {
+    expect(JSON.stringify(r), 'canonical JSON').to.equal(JSON.stringify(canonicalize(r)));
+  }
   return result;
 }
 
@@ -178,12 +182,13 @@ describe('egress compiler: overlaps merge instead of breaking the listener (osm#
     expect(policiesOf(chainNamed(config, 'http-80')!)).to.deep.equal(['curl/a', 'curl/b']);
   });
 
-  it('http and tcp on one port: {P, raw_buffer, HTTP ALPN} and {P}', () => {
+  it('http and tcp on one port: {P, raw_buffer, HTTP ALPN}, {P, raw_buffer} for other plaintext, and {P} for TLS', () => {
     const tcp80 = egress({ hosts: undefined, ports: [{ number: 80, protocol: 'tcp' }] }, { name: 'tcp-80' });
     const { config } = compile([CLOSED, ...objectsIn(`${OSM}/httpbin-80.yaml`), tcp80]);
     expect(chains(config).map((x) => [x.name, x.filter_chain_match])).to.deep.equal([
       ['http-80', { application_protocols: ['http/1.0', 'http/1.1', 'h2c'], destination_port: 80, transport_protocol: 'raw_buffer' }],
       ['tcp-80', { destination_port: 80 }],
+      ['tcp-80-plaintext', { destination_port: 80, transport_protocol: 'raw_buffer' }],
     ]);
   });
 
