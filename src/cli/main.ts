@@ -19,6 +19,7 @@ const COMMAND_MODULES: Record<string, () => Promise<{ register: Register }>> = {
   namespace: () => import('./commands/namespace.js'),
   ns: () => import('./commands/namespace.js'),
   egress: () => import('./commands/egress.js'),
+  proxy: () => import('./commands/proxy.js'),
   install: () => import('./commands/install.js'),
 };
 

@@ -1,0 +1,141 @@
+import { Option, type Command } from 'commander';
+import type { ProxyConfig } from '../../egress/proxy-config.js';
+import { toMultiDocumentYaml } from '../../manifests/yaml-output.js';
+import type { KubeObject } from '../../manifests/types.js';
+import { dns1123LabelErrors, dns1123SubdomainErrors } from '../../policy/dns-names.js';
+import type { Profile } from '../../profile.js';
+import type { MeshgateSettings } from '../../settings.js';
+import type { ClusterStateSource } from '../../cluster/informer-state.js';
+import type { MeshState } from '../../state/mesh-state.js';
+import { UserError } from '../errors.js';
+import { profileFrom } from '../global-options.js';
+import { SETTINGS_FLAGS, settingsFrom, type SettingsOptionValues } from '../settings-options.js';
+
+const KUBECONFIG_HELP = 'kubeconfig for live cluster state (default: KUBECONFIG, ~/.kube/config, then in-cluster credentials)';
+const STATE_HELP = 'read cluster state from YAML files in DIR (Namespaces, MeshConfig, HTTPRouteGroups, Egresses, ...) instead of the API server';
+/** How long a one-shot command waits for the informers' first list of the live cluster. */
+const LIVE_SYNC_TIMEOUT_MS = 30_000;
+
+export interface StateOptions {
+  state?: string;
+  kubeconfig?: string;
+}
+
+/**
+ * `--state DIR | --kubeconfig FILE`, the same sources `meshgate serve` reads, and the one server
+ * setting the compiler reads (the cluster CIDRs decide IPv6), with the server's variable.
+ */
+export function addStateOptions(cmd: Command): Command {
+  const f = SETTINGS_FLAGS.clusterCidrs;
+  return cmd
+    .option('--state <DIR>', STATE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
+    .addOption(new Option(`${f.flag} <cidrs>`, 'in-cluster pod and service CIDRs, as given to meshgate serve').env(f.env));
+}
+
+/**
+ * The MeshState once, from a --state directory (DirStateSource) or the live cluster (the serve
+ * command's informers, stopped once synced). Anything that keeps it from loading is exit 2: the
+ * command cannot answer.
+ */
+export async function loadMeshState(profile: Profile, opts: StateOptions): Promise<MeshState> {
+  if (opts.state) {
+    const { DirStateSource } = await import('../../cluster/state-dir.js');
+    const source = new DirStateSource(profile, opts.state);
+    try {
+      await source.start();
+    } catch (err) {
+      throw new UserError(`--state ${opts.state}: ${oneLine(err)}: give a directory (or file) of YAML objects, e.g. --state examples/state`);
+    }
+    return source.state;
+  }
+  const { pino } = await import('pino');
+  const { createClusterStateSource } = await import('../../cluster/informer-state.js');
+  let live: ClusterStateSource;
+  try {
+    live = createClusterStateSource({ profile, logger: pino({ level: 'silent' }), ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) });
+  } catch (err) {
+    throw new UserError(`cluster state: ${oneLine(err)}: pass --state DIR to work offline, or --kubeconfig FILE`);
+  }
+  await live.start();
+  try {
+    const deadline = Date.now() + LIVE_SYNC_TIMEOUT_MS;
+    while (!live.ready()) {
+      // A one-shot command fails on the first failed list, as kubectl does, instead of retrying as the server does.
+      const failing = live.informers().find((i) => i.phase === 'failing');
+      if (failing) {
+        const why = (failing.reason ?? failing.resource).replace(/; retrying in \d+s$/, '');
+        throw new UserError(`cluster state: ${why}: check that KUBECONFIG or --kubeconfig points at a reachable cluster you may read, or pass --state DIR`);
+      }
+      if (Date.now() > deadline) {
+        throw new UserError(`cluster state: not synced after ${LIVE_SYNC_TIMEOUT_MS / 1000}s: ${live.notReadyReasons().join('; ')}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return live.state;
+  } finally {
+    await live.stop();
+  }
+}
+
+function oneLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+}
+
+/** `NS/NAME` of a ServiceAccount, checked as the API server names them. */
+export function parseServiceAccount(flag: string, value: string): { namespace: string; name: string } {
+  const parts = value.split('/');
+  const fix = `give the ServiceAccount as NAMESPACE/NAME, e.g. ${flag} curl/curl`;
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw new UserError(`${flag} ${JSON.stringify(value)}: ${fix}`);
+  const [namespace, name] = parts as [string, string];
+  const nsErr = dns1123LabelErrors(namespace)[0];
+  if (nsErr) throw new UserError(`${flag} ${JSON.stringify(value)}: namespace ${JSON.stringify(namespace)} is invalid: ${nsErr}`);
+  const nameErr = dns1123SubdomainErrors(name)[0];
+  if (nameErr) throw new UserError(`${flag} ${JSON.stringify(value)}: ServiceAccount name ${JSON.stringify(name)} is invalid: ${nameErr}`);
+  return { namespace, name };
+}
+
+/** Compiles one ServiceAccount's config, printing the compiler's warnings on stderr. */
+export async function compileFor(account: { namespace: string; name: string }, state: MeshState, settings: MeshgateSettings): Promise<ProxyConfig> {
+  // Loaded here so the CLI starts even while the compiler module is absent from a build.
+  const { compileProxyConfig } = await import('../../egress/compile.js');
+  const { config, warnings } = compileProxyConfig(account, state, settings);
+  for (const w of new Set(warnings)) process.stderr.write(`Warning: ${w}\n`);
+  return config;
+}
+
+interface ProxyConfigOptions extends StateOptions, SettingsOptionValues {
+  for?: string;
+  output: 'json' | 'yaml';
+}
+
+export function register(program: Command): void {
+  const proxy = program.command('proxy').description('what the egress sidecars are told');
+
+  addStateOptions(
+    proxy
+      .command('config')
+      .description(
+        "Prints the Envoy v3 resources meshgate's compiler produces for one ServiceAccount: the outbound listener, its route " +
+          'configurations and clusters, each proto3-JSON with its @type, and the version (a hash of the content) that the ADS ' +
+          'server sends to every sidecar of that ServiceAccount.',
+      )
+      .requiredOption('--for <NS/SA>', 'the ServiceAccount, e.g. curl/curl')
+      .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml']).default('json')),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  meshgate proxy config --for curl/curl --state examples/state\n' +
+        '  meshgate proxy config --for curl/curl -o yaml            # live cluster (KUBECONFIG)\n',
+    )
+    .action(async (opts: ProxyConfigOptions, cmd: Command) => {
+      const profile = profileFrom(cmd);
+      const account = parseServiceAccount('--for', opts.for ?? '');
+      const settings = settingsFrom(opts);
+      const state = await loadMeshState(profile, opts);
+      const config = await compileFor(account, state, settings);
+      if (opts.output === 'yaml') process.stdout.write(toMultiDocumentYaml([config as unknown as KubeObject]));
+      else process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    });
+}
