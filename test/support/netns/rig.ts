@@ -121,11 +121,15 @@ export class NetnsRig {
     this.extNs = `mg-ext-${process.pid}-${counter}`;
   }
 
-  /** Builds both namespaces, the links, the external listener and the pod's loopback listener. */
-  static async create(opts: { ipv6?: boolean } = {}): Promise<NetnsRig> {
+  /**
+   * Builds both namespaces, the links, the external listener and the pod's loopback listener.
+   * `extPorts` (default EXT_PORTS) are the ports the external identity listener takes, so a test
+   * can run its own servers on the others.
+   */
+  static async create(opts: { ipv6?: boolean; extPorts?: readonly number[] } = {}): Promise<NetnsRig> {
     const rig = new NetnsRig();
     try {
-      await rig.build(opts.ipv6 ?? true);
+      await rig.build(opts.ipv6 ?? true, opts.extPorts ?? EXT_PORTS);
     } catch (err) {
       await rig.destroy();
       throw err;
@@ -133,7 +137,7 @@ export class NetnsRig {
     return rig;
   }
 
-  private async build(ipv6: boolean): Promise<void> {
+  private async build(ipv6: boolean, extPorts: readonly number[]): Promise<void> {
     const { podNs: pod, extNs: ext } = this;
     await must(['ip', 'netns', 'add', pod]);
     await must(['ip', 'netns', 'add', ext]);
@@ -187,14 +191,14 @@ export class NetnsRig {
     ];
     await must(['ip', '-n', pod, '-batch', '-'], podRoutes.join('\n') + '\n');
 
-    const extBinds = EXT_PORTS.flatMap((p) => [`0.0.0.0:${p}`, `[::]:${p}`]);
+    const extBinds = extPorts.flatMap((p) => [`0.0.0.0:${p}`, `[::]:${p}`]);
     await this.startPython(ext, 0, LISTENER_PY, ['ext', ...extBinds]);
     const loopBinds = [`127.0.0.1:${LOOPBACK_PORT}`, `${POD_IP.v4}:${LOOPBACK_PORT}`, ...(ipv6 ? [`[::1]:${LOOPBACK_PORT}`, `[${POD_IP.v6}]:${LOOPBACK_PORT}`] : [])];
     await this.startPython(pod, 0, LISTENER_PY, ['pod-loopback', ...loopBinds]);
   }
 
   /** Starts a long-running python helper in a namespace as a UID and waits for its "ready" line. */
-  private startPython(ns: string, uid: number, src: string, args: string[]): Promise<ChildProcess> {
+  private startPython(ns: string, uid: number, src: string, args: string[], readyTimeoutMs = 5000): Promise<ChildProcess> {
     const child = spawn('ip', ['netns', 'exec', ns, ...asUid(uid), PYTHON, '-c', src, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -203,7 +207,7 @@ export class NetnsRig {
     return new Promise((resolve, reject) => {
       let out = '';
       let err = '';
-      const timer = setTimeout(() => fail(new Error(`helper in ${ns} not ready within 5s: ${err}`)), 5000);
+      const timer = setTimeout(() => fail(new Error(`helper in ${ns} not ready within ${readyTimeoutMs} ms: ${err}`)), readyTimeoutMs);
       const fail = (e: Error) => {
         clearTimeout(timer);
         child.kill('SIGKILL');
@@ -219,6 +223,15 @@ export class NetnsRig {
       });
       child.on('exit', (code) => fail(new Error(`helper in ${ns} exited ${code} before ready: ${err}`)));
     });
+  }
+
+  /**
+   * Starts a long-running python helper (source text) in the pod or external namespace as `uid`,
+   * waits for its "ready" line on stdout, and kills it in destroy(). Rejects with its stderr if it
+   * exits first or is not ready in time.
+   */
+  startHelper(where: 'pod' | 'ext', uid: number, src: string, args: string[], readyTimeoutMs = 5000): Promise<ChildProcess> {
+    return this.startPython(where === 'pod' ? this.podNs : this.extNs, uid, src, args, readyTimeoutMs);
   }
 
   /** Runs a script verbatim with /bin/sh inside the pod namespace, as the init container does. */
@@ -254,8 +267,8 @@ export class NetnsRig {
   }
 
   /** Any command inside the pod namespace (e.g. iptables-nft-save, curl). */
-  exec(argv: string[], uid = 0): Promise<ExecResult> {
-    return run(['ip', 'netns', 'exec', this.podNs, ...asUid(uid), ...argv], { timeoutMs: 10_000 });
+  exec(argv: string[], uid = 0, timeoutMs = 10_000): Promise<ExecResult> {
+    return run(['ip', 'netns', 'exec', this.podNs, ...asUid(uid), ...argv], { timeoutMs });
   }
 
   /** Kills every helper process and deletes both namespaces; safe to call twice. */
