@@ -2,11 +2,12 @@
  * `npm run bench`: admission throughput and latency of `meshgate serve` (its own process, real
  * HTTPS, keep-alive) against a bare node:https ceiling, in one run on one machine. Prints a table
  * and writes JSON. Options: --policies N (default 10000), --duration SECONDS (default 5),
- * --connections N (default 16), --out FILE.
+ * --connections N (default 16), --out FILE, --only startup (just the time-to-ready figures, in
+ * about a minute; written to bench/results/startup.json unless --out says otherwise).
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { generateBundle } from '../src/certs/generate.js';
 import type { pacedLoad, PacedResult } from './paced-load.js';
 import { SCENARIOS, validEgress, type Scenario } from './scenarios.js';
-import { writeSyntheticState } from './synthetic-state.js';
+import { writeSyntheticState, writeSyntheticStateYaml } from './synthetic-state.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: args } = parseArgs({
@@ -23,9 +24,13 @@ const { values: args } = parseArgs({
     policies: { type: 'string', default: '10000' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '16' },
-    out: { type: 'string', default: join(root, 'bench/results/latest.json') },
+    out: { type: 'string' },
+    only: { type: 'string' },
   },
 });
+if (args.only !== undefined && args.only !== 'startup') throw new Error(`--only: unknown part ${JSON.stringify(args.only)}: the one part is "startup"`);
+const ONLY_STARTUP = args.only === 'startup';
+const OUT = args.out ?? join(root, ONLY_STARTUP ? 'bench/results/startup.json' : 'bench/results/latest.json');
 const POLICIES = Number(args.policies);
 const DURATION = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
@@ -200,6 +205,72 @@ async function startMeshgate(stateDir: string, tls: Tls): Promise<{ child: Child
   return { child, port, readyMs };
 }
 
+/** How many starts each time-to-ready figure takes the median of. */
+const STARTUP_RUNS = 3;
+
+interface StartupFigure {
+  state: string;
+  files: number;
+  bytes: number;
+  readyMs: number;
+  runsMs: number[];
+}
+
+/**
+ * Time from process start to the first /readyz 200, median of STARTUP_RUNS starts: with the
+ * synthetic state in one YAML file, the same objects as JSON Lists, and the example state (three
+ * small files: the start-up cost without state to read) as the baseline of the same run. The
+ * starts are interleaved, so a burst of load elsewhere on the machine falls on all of them alike.
+ */
+async function startupFigures(tls: Tls, work: string): Promise<{ oneYamlFile: StartupFigure; jsonLists: StartupFigure; exampleState: StartupFigure; ratio: number }> {
+  const size = { namespaces: 1000, policies: POLICIES, routeGroups: 1000 };
+  const yamlDir = join(work, 'state-one-yaml');
+  const jsonDir = join(work, 'state-json-lists');
+  const exampleDir = join(root, 'examples/state');
+  const yamlBytes = await writeSyntheticStateYaml(yamlDir, size);
+  await writeSyntheticState(jsonDir, size);
+  const states = [
+    { name: 'example state', dir: exampleDir },
+    { name: `${POLICIES} policies in one YAML file`, dir: yamlDir },
+    { name: `${POLICIES} policies as JSON Lists`, dir: jsonDir },
+  ];
+  const runs = new Map<string, number[]>(states.map((s) => [s.dir, []]));
+  for (let i = 0; i < STARTUP_RUNS; i++) {
+    for (const s of states) {
+      process.stderr.write(`ready with ${s.name} (${i + 1}/${STARTUP_RUNS}) …\n`);
+      const mg = await startMeshgate(s.dir, tls);
+      await stop(mg.child);
+      runs.get(s.dir)!.push(mg.readyMs);
+    }
+  }
+  const figure = async (dir: string): Promise<StartupFigure> => {
+    const files = (await readdir(dir)).filter((f) => /\.(ya?ml|json)$/.test(f));
+    const bytes = (await Promise.all(files.map((f) => stat(join(dir, f))))).reduce((n, st) => n + st.size, 0);
+    const ms = runs.get(dir)!;
+    return { state: dir === exampleDir ? 'examples/state' : 'synthetic', files: files.length, bytes: dir === yamlDir ? yamlBytes : bytes, readyMs: median(ms), runsMs: ms };
+  };
+  const oneYamlFile = await figure(yamlDir);
+  const exampleState = await figure(exampleDir);
+  return { oneYamlFile, jsonLists: await figure(jsonDir), exampleState, ratio: oneYamlFile.readyMs / exampleState.readyMs };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function startupLines(s: Awaited<ReturnType<typeof startupFigures>>, policies: number): string[] {
+  const f = (n: number) => n.toFixed(0);
+  const line = (label: string, x: StartupFigure) => `| ${label} | ${x.files} | ${(x.bytes / 2 ** 20).toFixed(1)} | ${f(x.readyMs)} | ${x.runsMs.map(f).join(' / ')} | ${(x.readyMs / s.exampleState.readyMs).toFixed(2)} |`;
+  return [
+    `| ready after start (median of ${STARTUP_RUNS}) | files | MiB | ms | runs ms | ratio to example state |`,
+    '|---|---:|---:|---:|---:|---:|',
+    line('example state (baseline)', s.exampleState),
+    line(`${policies} policies in one YAML file`, s.oneYamlFile),
+    line(`${policies} policies as JSON Lists`, s.jsonLists),
+  ];
+}
+
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   await new Promise<void>((res) => {
@@ -217,12 +288,20 @@ async function main(): Promise<void> {
     await writeFile(tls.certPath, bundle.cert);
     await writeFile(tls.keyPath, bundle.key);
 
+    const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+    if (ONLY_STARTUP) {
+      process.stderr.write(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}\n`);
+      const startup = await startupFigures(tls, work);
+      process.stdout.write(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}\n\n${startupLines(startup, POLICIES).join('\n')}\n`);
+      await writeResult({ machine, settings: { policies: POLICIES, namespaces: 1000, routeGroups: 1000 }, startup });
+      return;
+    }
+
     const mainState = join(work, 'state-main');
     const smallState = join(work, 'state-1000');
     await writeSyntheticState(mainState, { namespaces: 1000, policies: POLICIES, routeGroups: 1000 });
     await writeSyntheticState(smallState, { namespaces: 1000, policies: 1000, routeGroups: 1000 });
 
-    const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
     process.stderr.write(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}\n`);
     process.stderr.write(`state: 1000 namespaces, ${POLICIES} Egress policies, 1000 HTTPRouteGroups; ${DURATION}s per run, ${CONNECTIONS} connections\n`);
 
@@ -287,6 +366,9 @@ async function main(): Promise<void> {
     const smallRss = await peakRssMiB(small.child.pid!);
     await stop(small.child);
 
+    // Time to ready: one YAML file, JSON Lists, and the example state as the baseline.
+    const startup = await startupFigures(tls, work);
+
     const result = {
       machine,
       settings: { policies: POLICIES, namespaces: 1000, routeGroups: 1000, durationSeconds: DURATION, connections: CONNECTIONS },
@@ -294,14 +376,19 @@ async function main(): Promise<void> {
       peakRssMiB: { meshgate: mainRss, meshgateAt1000: smallRss, ceiling: ceilingRss },
       scenarios: rows,
       scale: { policies: POLICIES, rps: mainValidate, rpsAt1000: smallValidate.rps, ratio: mainValidate / smallValidate.rps },
+      startup,
     };
     printTable(result);
-    await mkdir(dirname(args.out!), { recursive: true });
-    await writeFile(args.out!, JSON.stringify(result, null, 2) + '\n');
-    process.stderr.write(`wrote ${args.out}\n`);
+    await writeResult(result);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+async function writeResult(result: unknown): Promise<void> {
+  await mkdir(dirname(OUT), { recursive: true });
+  await writeFile(OUT, JSON.stringify(result, null, 2) + '\n');
+  process.stderr.write(`wrote ${OUT}\n`);
 }
 
 async function sanityCheck(port: number, tls: Tls, s: Scenario): Promise<any> {
@@ -330,6 +417,8 @@ function printTable(r: any): void {
   lines.push(`ready after start: ${f(r.readyMs)} ms with ${r.settings.policies + r.settings.namespaces + r.settings.routeGroups} objects in state`);
   lines.push(`peak RSS: meshgate ${f(r.peakRssMiB.meshgate)} MiB (${r.settings.policies} policies), ${f(r.peakRssMiB.meshgateAt1000)} MiB (1000 policies); ceiling ${f(r.peakRssMiB.ceiling)} MiB`);
   lines.push(`scale: validate at ${r.scale.policies} policies ${f(r.scale.rps)} req/s vs ${f(r.scale.rpsAt1000)} at 1000 = ${f(r.scale.ratio, 2)}x`);
+  lines.push('');
+  lines.push(...startupLines(r.startup, r.settings.policies));
   process.stdout.write(lines.join('\n') + '\n');
 }
 
