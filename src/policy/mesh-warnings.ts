@@ -38,8 +38,12 @@ export function meshConfigEgressWarnings(state: MeshState): string[] {
   return out;
 }
 
-/** SPEC §5: until enforcement lands, say so on every accepted Egress. */
-export const NOT_YET_ENFORCED_WARNING = 'meshgate: Egress policies are validated but not yet enforced by the sidecar (see README)';
+/**
+ * Policies compile into each sidecar's Envoy config (`meshgate proxy config`, `egress check`), but
+ * until ADS delivery lands (SPEC §10) running sidecars keep their bootstrap: say so on every
+ * accepted Egress rather than let a user believe the pod already enforces it.
+ */
+export const NOT_YET_DELIVERED_WARNING = 'meshgate: compiled for the sidecar (meshgate proxy config) but not yet delivered to running pods; see README';
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]+/g;
 
