@@ -2,9 +2,11 @@
  * `npm run bench`: admission throughput and latency of `meshgate serve` (its own process, real
  * HTTPS, keep-alive) against a bare node:https ceiling, in one run on one machine. Prints a table
  * and writes JSON. Options: --policies N (default 10000), --duration SECONDS (default 5),
- * --connections N (default 16), --out FILE, --only startup (just the time-to-ready figures, in
+ * --connections N (default 16), --out FILE, --only compile (the egress compiler's figures alone),
+ * --only startup (just the time-to-ready figures, in
  * about a minute; written to bench/results/startup.json unless --out says otherwise).
  */
+import { compileFigures, compileLines } from './compile-bench.js';
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -28,9 +30,12 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
   },
 });
-if (args.only !== undefined && args.only !== 'startup') throw new Error(`--only: unknown part ${JSON.stringify(args.only)}: the one part is "startup"`);
+if (args.only !== undefined && args.only !== 'startup' && args.only !== 'compile') {
+  throw new Error(`--only: unknown part ${JSON.stringify(args.only)}: the parts are "startup" and "compile"`);
+}
 const ONLY_STARTUP = args.only === 'startup';
-const OUT = args.out ?? join(root, ONLY_STARTUP ? 'bench/results/startup.json' : 'bench/results/latest.json');
+const ONLY_COMPILE = args.only === 'compile';
+const OUT = args.out ?? join(root, args.only ? `bench/results/${args.only}.json` : 'bench/results/latest.json');
 const POLICIES = Number(args.policies);
 const DURATION = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
@@ -289,6 +294,12 @@ async function main(): Promise<void> {
     await writeFile(tls.keyPath, bundle.key);
 
     const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+    if (ONLY_COMPILE) {
+      const compile = compileFigures();
+      process.stdout.write(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}\n\n${compileLines(compile).join('\n')}\n`);
+      await writeResult({ machine, compile });
+      return;
+    }
     if (ONLY_STARTUP) {
       process.stderr.write(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}\n`);
       const startup = await startupFigures(tls, work);
@@ -368,6 +379,8 @@ async function main(): Promise<void> {
 
     // Time to ready: one YAML file, JSON Lists, and the example state as the baseline.
     const startup = await startupFigures(tls, work);
+    // The egress compiler, in this process (no server involved).
+    const compile = compileFigures();
 
     const result = {
       machine,
@@ -377,6 +390,7 @@ async function main(): Promise<void> {
       scenarios: rows,
       scale: { policies: POLICIES, rps: mainValidate, rpsAt1000: smallValidate.rps, ratio: mainValidate / smallValidate.rps },
       startup,
+      compile,
     };
     printTable(result);
     await writeResult(result);
@@ -419,6 +433,8 @@ function printTable(r: any): void {
   lines.push(`scale: validate at ${r.scale.policies} policies ${f(r.scale.rps)} req/s vs ${f(r.scale.rpsAt1000)} at 1000 = ${f(r.scale.ratio, 2)}x`);
   lines.push('');
   lines.push(...startupLines(r.startup, r.settings.policies));
+  lines.push('');
+  lines.push(...compileLines(r.compile));
   process.stdout.write(lines.join('\n') + '\n');
 }
 
