@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { compileProxyConfig } from '../../src/egress/compile.js';
+import { checkLoadRules } from '../../src/egress/load-rules.js';
 import { mutatePod } from '../../src/injector/index.js';
 import { validateAdmission } from '../../src/validate-admission.js';
 import { resolveProfile } from '../../src/profile.js';
@@ -12,7 +14,7 @@ import * as arb from '../support/fuzz-arbitraries.js';
 import { asJson, caseCounter, checkMutationOutcome, checkValidationOutcome, unchanged, FUZZ_SEED, fuzzParameters, fuzzStore, settingsArb } from './fuzz-support.js';
 
 /**
- * The pure core (validateAdmission, mutatePod) on fuzzed objects, in process: it never throws,
+ * The pure core (validateAdmission, mutatePod, compileProxyConfig) on fuzzed objects, in process: it never throws,
  * every outcome is well formed, warnings are single lines of at most 256 characters, and every
  * patch applies to the pod as sent and keeps container names unique.
  */
@@ -160,6 +162,29 @@ describe(`fuzz: the pure core in process (seed ${FUZZ_SEED})`, function () {
         for (const o of objects) s.upsert(o as KubeObject);
         checkValidationOutcome(validateAdmission(inputFor(GVK.egress, probe, 'CREATE'), s, DEFAULT_SETTINGS));
         for (const o of objects) s.remove(o as KubeObject);
+      }),
+      count(500),
+    );
+  });
+
+  it('the egress compiler takes any stored objects: never throws, and Envoy would load what it emits', () => {
+    fc.assert(
+      fc.property(json(fc.array(fc.oneof(arb.egress, arb.egress, arb.httpRouteGroup, arb.meshConfig), { maxLength: 8 })), settingsArb, (objects, settings) => {
+        const s = new MeshStore(resolveProfile('osm'));
+        for (const o of objects) s.upsert(o as KubeObject);
+        // Every ServiceAccount some stored policy names (and one none does).
+        const accounts = new Set(['curl/curl']);
+        for (const o of objects as { spec?: { sources?: unknown } }[]) {
+          for (const src of Array.isArray(o?.spec?.sources) ? o.spec.sources : []) {
+            if (src && typeof src.namespace === 'string' && typeof src.name === 'string') accounts.add(`${src.namespace}/${src.name}`);
+          }
+        }
+        for (const a of accounts) {
+          const [namespace, name] = [a.slice(0, a.indexOf('/')), a.slice(a.indexOf('/') + 1)];
+          const { config, warnings } = compileProxyConfig({ namespace, name }, s, settings);
+          expect(checkLoadRules(config), a).to.deep.equal([]);
+          for (const w of warnings) expect(w).to.be.a('string');
+        }
       }),
       count(500),
     );
