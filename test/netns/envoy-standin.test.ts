@@ -6,18 +6,10 @@
  * Needs root (CI runs as root).
  */
 import { expect } from 'chai';
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { generate } from 'selfsigned';
 import { renderInterceptionScript } from '../../src/injector/iptables/script.js';
 import { EnvoyStandin, checkProxyConfig, type Hosts, type ProxyConfig } from '../support/netns/envoy-standin.js';
-import { ADDR, APP_UID, NetnsRig, PROXY_UID, PYTHON, assertRoot, type ExecResult } from '../support/netns/rig.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const UPSTREAMS_PY = readFileSync(join(here, '../support/netns/upstreams.py'), 'utf8');
-const TIMED_CLIENT_PY = readFileSync(join(here, '../support/netns/timed-client.py'), 'utf8');
+import { ADDR, APP_UID, NetnsRig, PROXY_UID, assertRoot } from '../support/netns/rig.js';
+import { curlIn, startUpstreams, timedClient as timedClientIn, type CurlResult, type Upstreams } from '../support/netns/upstreams.js';
 
 const EXT = ADDR.v4.external; // 203.0.113.10: httpbin.org in the stand-in's hosts file
 const OTHER = ADDR.v4.included; // 192.0.2.130: an address no config names (intercepted)
@@ -172,31 +164,17 @@ function config(version: string, l?: ReturnType<typeof listener>, routes: unknow
 const NO_LISTENER = config('v-closed');
 const HTTP_80 = config('v-http', listener({ chains: [httpChain(80)], ipv6: true }));
 
-// ---- Clients -------------------------------------------------------------------------------------
-
-interface CurlResult {
-  code: number;
-  status?: number;
-  headers: Record<string, string>;
-  body: string;
-  stderr: string;
-}
-
 describe('Envoy stand-in: the compiled subset enforced through the kernel', function () {
   this.timeout(120_000);
   before(assertRoot);
 
   let rig: NetnsRig | undefined;
   let proxy: EnvoyStandin | undefined;
-  let certDir: string | undefined;
+  let upstreams: Upstreams | undefined;
 
   before(async () => {
     rig = await NetnsRig.create({ extPorts: [8080] });
-    const pem = await generate([{ name: 'commonName', value: 'upstream.test' }], { algorithm: 'sha256', keyType: 'ec', curve: 'P-256' });
-    certDir = mkdtempSync(join(tmpdir(), 'mg-upstream-cert-'));
-    writeFileSync(join(certDir, 'cert.pem'), pem.cert);
-    writeFileSync(join(certDir, 'key.pem'), pem.private);
-    await rig.startHelper('ext', 0, UPSTREAMS_PY, [join(certDir, 'cert.pem'), join(certDir, 'key.pem')]);
+    upstreams = await startUpstreams(rig);
     const script = renderInterceptionScript({
       chainPrefix: 'OSM_',
       proxyUid: PROXY_UID,
@@ -214,7 +192,7 @@ describe('Envoy stand-in: the compiled subset enforced through the kernel', func
   after(async () => {
     await proxy?.stop();
     await rig?.destroy();
-    if (certDir) rmSync(certDir, { recursive: true, force: true });
+    upstreams?.cleanup();
   });
 
   /** (Re)starts the stand-in with this config for one test; its log is shown when a test fails. */
@@ -231,27 +209,11 @@ describe('Envoy stand-in: the compiled subset enforced through the kernel', func
   });
 
   /** Real curl in the pod namespace as the app UID (through the interception rules). */
-  async function curl(args: string[]): Promise<CurlResult> {
-    const r: ExecResult = await rig!.exec(['curl', '-sS', '-i', '--max-time', '8', ...args], APP_UID, 15_000);
-    const [head = '', ...rest] = r.stdout.split('\r\n\r\n');
-    const lines = head.split('\r\n');
-    const status = /^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '')?.[1];
-    const headers: Record<string, string> = {};
-    for (const l of lines.slice(1)) {
-      const i = l.indexOf(':');
-      if (i > 0) headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
-    }
-    return { code: r.code, status: status ? Number(status) : undefined, headers, body: rest.join('\r\n\r\n'), stderr: r.stderr };
-  }
+  const curl = (args: string[]): Promise<CurlResult> => curlIn(rig!, args);
   const json = (r: CurlResult) => JSON.parse(r.body) as { local: string; path: string; host: string; method: string };
   const show = (r: CurlResult) => `curl exit ${r.code}: ${r.stderr}\n${r.body}\n--- stand-in log ---\n${proxy?.log ?? ''}`;
 
-  async function timedClient(host: string, port: number, seconds: number, lines: number, send?: string) {
-    const argv = [PYTHON, '-c', TIMED_CLIENT_PY, host, String(port), String(seconds), String(lines), ...(send ? [send] : [])];
-    const r = await rig!.exec(argv, APP_UID, (seconds + 5) * 1000);
-    if (r.code !== 0) throw new Error(`timed client exited ${r.code}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as { ok: boolean; first: number | null; reply: string; error?: string };
-  }
+  const timedClient = (host: string, port: number, seconds: number, lines: number, send?: string) => timedClientIn(rig!, host, port, seconds, lines, send);
 
   it('with no listener nothing listens on 15001: curl exits 7', async () => {
     await useProxy(NO_LISTENER);
