@@ -1,5 +1,15 @@
 import { X509Certificate } from 'node:crypto';
-import { generate } from 'selfsigned';
+
+/**
+ * `selfsigned` (with @peculiar/x509 and its ASN.1 stack) loaded on first use: most starts never
+ * generate a certificate (files from cert-manager, a reused Secret or development set), and
+ * loading it costs about a tenth of a second on every `meshgate serve`.
+ */
+let selfsignedModule: Promise<typeof import('selfsigned')> | undefined;
+async function generate(...args: Parameters<typeof import('selfsigned').generate>): ReturnType<typeof import('selfsigned').generate> {
+  selfsignedModule ??= import('selfsigned');
+  return (await selfsignedModule).generate(...args);
+}
 
 /** PEM-encoded CA and serving certificate. */
 export interface CertificateBundle {

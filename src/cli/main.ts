@@ -1,10 +1,36 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { lstatSync } from 'node:fs';
+import { enableCompileCache } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MESHGATE_VERSION } from '../version.js';
 import { UserError } from './errors.js';
 import { addGlobalOptions } from './global-options.js';
 
 type Register = (program: Command) => void;
+
+/**
+ * Node's compile cache (V8 code cache of every module loaded from here on: the command's modules
+ * and their dependencies), so a start does not compile them again: a fifth of `meshgate serve`'s
+ * start-up. It lives in the temporary directory, which a non-root user can write and which the
+ * Deployment mounts as an emptyDir under its read-only root filesystem; one per user, and only a
+ * directory this user owns and no one else can write (a code cache is code). Where none can be
+ * used, or NODE_DISABLE_COMPILE_CACHE is set, Node compiles as before, silently; NODE_COMPILE_CACHE
+ * set by the caller takes precedence.
+ */
+function useCompileCache(): void {
+  try {
+    const uid = process.getuid?.();
+    const dir = join(tmpdir(), `meshgate-compile-cache${uid === undefined ? '' : `-${uid}`}`);
+    const st = lstatSync(dir, { throwIfNoEntry: false });
+    if (st && (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0)) return;
+    enableCompileCache(dir);
+  } catch {
+    // Without the cache: only slower.
+  }
+}
+useCompileCache();
 
 /**
  * Command modules by the command names they register. Only the module of the command being run is

@@ -167,9 +167,12 @@ function parsePlainYaml(text: string): unknown[] | undefined {
   // Left to the reference: a directive (or a line that looks like one); the document end marker
   // `...`, after which the two count documents differently (`validate` names documents by number);
   // tabs, and lines that start with an empty key (`: x`, `- : x`) or an indented `---`, where js-yaml takes
-  // some text that `yaml` refuses or reads otherwise.
-  if (text.startsWith('%') || text.includes('\n%') || text.startsWith('...') || text.includes('\n...') || text.includes('\t')) return undefined;
+  // some text that `yaml` refuses or reads otherwise; carriage returns (a `---\r` line followed by
+  // more text splits documents for js-yaml where `yaml` reports an error).
+  if (text.startsWith('%') || text.includes('\n%') || text.startsWith('...') || text.includes('\n...') || text.includes('\t') || text.includes('\r')) return undefined;
   if (/(?:^|\n)(?: *(?:- +)*:(?:[ \r\n]|$)| +---)/.test(text)) return undefined;
+  const block = parseBlockYaml(text);
+  if (block) return block;
   const values: unknown[] = [];
   try {
     for (const chunk of documentChunks(text)) {
@@ -182,6 +185,237 @@ function parsePlainYaml(text: string): unknown[] | undefined {
     return undefined;
   }
   return values;
+}
+
+/** Thrown inside parseBlockYaml for anything outside its subset; never escapes it. */
+const OUTSIDE_SUBSET = new Error('outside the block subset');
+
+/**
+ * Characters the block subset leaves to js-yaml: CR, controls, NEL, line and paragraph separators,
+ * surrogates (pairs included), byte-order marks and noncharacters.
+ */
+const NOT_BLOCK_SUBSET_CHARS = /[\x00-\x09\x0B-\x1F\x7F-\x9F\u2028\u2029\uD800-\uDFFF\uFEFF\uFFFE\uFFFF]/;
+/** A plain scalar (key or value) may not start with these (YAML's c-indicator), nor with `-`, `?` or `:` and a space. */
+const INDICATOR_FIRST = new Set([...'[]{},#&*!|>\'"%@`']);
+/** The JSON escapes, which mean the same in a YAML double-quoted scalar (lone surrogates left out). */
+const JSON_ESCAPES = /^(?:[^\\]|\\(?:["\\/bfnrt]|u(?![dD][89a-fA-F])[0-9a-fA-F]{4}))*$/;
+
+/**
+ * First characters of the plain scalars the schema may resolve to something else than a string
+ * (null, booleans, numbers), or undefined if a tag may match any first character: a plain scalar
+ * starting with anything else is its own text, as js-yaml's resolveImplicitScalarTag decides.
+ */
+const IMPLICIT_FIRST_CHARS = ((): Set<string> | undefined => {
+  const implicit = PLAIN_SCHEMA.tags.filter((t) => t.nodeKind === 'scalar' && t.implicit);
+  if (implicit.some((t) => t.nodeKind !== 'scalar' || !t.implicitFirstChars)) return undefined;
+  return new Set(implicit.flatMap((t) => (t.nodeKind === 'scalar' ? [...(t.implicitFirstChars ?? [])] : [])));
+})();
+
+function resolvePlain(v: string): unknown {
+  return IMPLICIT_FIRST_CHARS && !IMPLICIT_FIRST_CHARS.has(v[0]!) ? v : PLAIN_SCHEMA.resolveImplicitScalarTag(v).value;
+}
+
+/**
+ * The commonest state files, several times faster than js-yaml's events: block mappings and
+ * sequences, one line per scalar (plain, single- or double-quoted with JSON's escapes), `{}` and
+ * `[]`, comments, `---` between documents. Keys and values are resolved by the same schema as
+ * the js-yaml path, and mappings built by the same addPair. Anything else in the text (quoted or
+ * complex keys, multi-line or block scalars, flow collections, non-printable characters, and every
+ * error) returns undefined: the text then goes through js-yaml and, failing that, `yaml`.
+ */
+function parseBlockYaml(text: string): unknown[] | undefined {
+  if (NOT_BLOCK_SUBSET_CHARS.test(text)) return undefined;
+  const n = text.length;
+  /** Start and end (at its `\n`, or the end of the text) of the current line; its indent. */
+  let at = 0;
+  let end = 0;
+  let indent = 0;
+  const hashAfter = finder(text, ' #');
+  const colonAfter = finder(text, ': ');
+
+  /** Moves to the next line with content in this document: its indent, or -1 at a `---` line or the end. */
+  const next = (): number => {
+    for (; at < n; at = end + 1) {
+      end = text.indexOf('\n', at);
+      if (end === -1) end = n;
+      let i = at;
+      while (text.charCodeAt(i) === 32) i++;
+      if (i === end || text.charCodeAt(i) === 35 /* # */) continue;
+      if (i === at && text.startsWith('---', at)) {
+        if (!/^---(?: +(?:#.*)?)?$/.test(text.slice(at, end))) throw OUTSIDE_SUBSET;
+        return -1;
+      }
+      indent = i - at;
+      return indent;
+    }
+    return -1;
+  };
+
+  /** `-` at column `col` of the current line, followed by a space or the end of the line. */
+  const isDash = (col: number): boolean => {
+    const i = at + col;
+    return text.charCodeAt(i) === 45 /* - */ && (i + 1 === end || text.charCodeAt(i + 1) === 32);
+  };
+
+  /** A scalar (or `{}`/`[]`) from `from` to the end of the line, comment and trailing spaces included. */
+  const scalar = (from: number): unknown => {
+    const first = text.charCodeAt(from);
+    if (first === 39 /* ' */ || first === 34 /* " */) {
+      const quote = first === 39 ? "'" : '"';
+      let close = from + 1;
+      for (;;) {
+        close = text.indexOf(quote, close);
+        if (close === -1 || close >= end) throw OUTSIDE_SUBSET;
+        if (first === 39 && text.charCodeAt(close + 1) === 39) close += 2;
+        else if (first === 34 && backslashesBefore(text, close) % 2 === 1) close += 1;
+        else break;
+      }
+      let i = close + 1;
+      while (text.charCodeAt(i) === 32) i++;
+      if (i !== end && !(text.charCodeAt(i) === 35 && i > close + 1)) throw OUTSIDE_SUBSET;
+      const body = text.slice(from + 1, close);
+      if (first === 39) return body.includes("''") ? body.replaceAll("''", "'") : body;
+      if (!body.includes('\\')) return body;
+      if (!JSON_ESCAPES.test(body)) throw OUTSIDE_SUBSET;
+      return JSON.parse(`"${body}"`) as string;
+    }
+    let stop = hashAfter(from);
+    if (stop === -1 || stop > end) stop = end;
+    while (text.charCodeAt(stop - 1) === 32) stop--;
+    const v = text.slice(from, stop);
+    if (v === '{}') return {};
+    if (v === '[]') return [];
+    checkPlain(v);
+    if (v.includes(': ') || v.endsWith(':')) throw OUTSIDE_SUBSET;
+    return resolvePlain(v);
+  };
+
+  /**
+   * At `from`, `key:` then a space or the end of the line: the offset of the colon, or -1 when
+   * the text there is not a mapping entry (a scalar, in a sequence).
+   */
+  const entryColon = (from: number): number => {
+    const c = text.charCodeAt(from);
+    if (c === 34 || c === 39) return -1;
+    let colon = colonAfter(from);
+    if (colon === -1 || colon >= end) colon = text.charCodeAt(end - 1) === 58 /* : */ ? end - 1 : -1;
+    if (colon === -1) return -1;
+    const hash = hashAfter(from);
+    if (hash !== -1 && hash < colon) return -1;
+    return colon;
+  };
+
+  /** A collection whose lines start at column `col` (its first line may follow `- `). */
+  const collection = (col: number): unknown => (isDash(col) ? sequence(col) : mapping(col));
+
+  const sequence = (col: number): unknown[] => {
+    const out: unknown[] = [];
+    for (;;) {
+      let i = at + col + 1;
+      while (text.charCodeAt(i) === 32) i++;
+      if (i === end || text.charCodeAt(i) === 35 /* # */) {
+        at = end + 1;
+        out.push(next() > col ? collection(indent) : null);
+      } else if (isDash(i - at)) {
+        throw OUTSIDE_SUBSET;
+      } else if (entryColon(i) !== -1) {
+        out.push(mapping(i - at));
+      } else {
+        out.push(scalar(i));
+        at = end + 1;
+      }
+      const d = next();
+      if (d === col && isDash(col)) continue;
+      if (d > col) throw OUTSIDE_SUBSET;
+      return out;
+    }
+  };
+
+  const mapping = (col: number): Record<string, unknown> => {
+    const map: Record<string, unknown> = {};
+    for (;;) {
+      const from = at + col;
+      const colon = entryColon(from);
+      if (colon === -1) throw OUTSIDE_SUBSET;
+      let keyEnd = colon;
+      while (text.charCodeAt(keyEnd - 1) === 32) keyEnd--;
+      const keyText = text.slice(from, keyEnd);
+      checkPlain(keyText);
+      if (keyText.includes(':') || keyText.includes(' #')) throw OUTSIDE_SUBSET;
+      let i = colon + 1;
+      while (text.charCodeAt(i) === 32) i++;
+      let value: unknown;
+      if (i >= end || text.charCodeAt(i) === 35 /* # */) {
+        at = end + 1;
+        const d = next();
+        value = d > col ? collection(d) : d === col && isDash(col) ? sequence(col) : null;
+      } else {
+        value = scalar(i);
+        at = end + 1;
+      }
+      addPlainPair(map, resolvePlain(keyText), value);
+      const d = next();
+      if (d === col && !isDash(col)) continue;
+      if (d >= col) throw OUTSIDE_SUBSET;
+      return map;
+    }
+  };
+
+  const docs: unknown[] = [];
+  try {
+    // `open`: a `---` has started a document with no content yet (null if none comes).
+    let open = false;
+    for (;;) {
+      const d = next();
+      if (d === -1) {
+        if (open) docs.push(null);
+        if (at >= n) break;
+        open = true;
+        at = end + 1;
+        continue;
+      }
+      docs.push(collection(d));
+      open = false;
+      if (next() !== -1) throw OUTSIDE_SUBSET;
+    }
+  } catch (err) {
+    if (err === OUTSIDE_SUBSET) return undefined;
+    throw err;
+  }
+  return docs;
+}
+
+/**
+ * `text.indexOf(needle, from)`, remembered: the parser asks with offsets that only grow, and most
+ * lines have no `' #'` (and many no `': '`), which would otherwise scan to the end of the text each time.
+ */
+function finder(text: string, needle: string): (from: number) => number {
+  let asked = -1;
+  let found = -1;
+  return (from) => {
+    if (asked === -1 || from < asked || (found !== -1 && found < from)) found = text.indexOf(needle, from);
+    asked = from;
+    return found;
+  };
+}
+
+const checkPlain = (v: string): void => {
+  if (v === '' || INDICATOR_FIRST.has(v[0]!)) throw OUTSIDE_SUBSET;
+  const c = v.charCodeAt(0);
+  if ((c === 45 || c === 63 || c === 58) /* - ? : */ && (v.length === 1 || v.charCodeAt(1) === 32)) throw OUTSIDE_SUBSET;
+};
+
+function backslashesBefore(t: string, i: number): number {
+  let k = 0;
+  while (t.charCodeAt(i - 1 - k) === 92) k++;
+  return k;
+}
+
+/** addPair of yamlCompatibleMapTag, for scalar keys. */
+function addPlainPair(map: Record<string, unknown>, key: unknown, value: unknown): void {
+  const k = key === null ? '' : String(key);
+  if (k in map) Object.defineProperty(map, k, { value, writable: true, enumerable: true, configurable: true });
+  else map[k] = value;
 }
 
 function isPlain(events: Event[]): boolean {

@@ -129,4 +129,18 @@ describe('io: parseDocuments (js-yaml for plain YAML) against the yaml reference
     const big = Array.from({ length: 2000 }, (_, i) => `kind: Egress\nmetadata: {name: e-${i}}\n`).join('---\n') + '---\nkind: [\n';
     expect(() => parseDocuments('state.yaml', big)).to.throw(InputError, /^state\.yaml: invalid YAML at line \d+ in document 2001: /);
   });
+
+  it('carriage returns go to the reference (a fuzz find: js-yaml split `---\\r` where yaml reports an error)', () => {
+    expectSameAsReference(':null\n---\r:\n~: ');
+    expectSameAsReference('kind: Egress\r\nmetadata:\r\n  name: a\r\n---\r\nkind: Egress\r\n');
+  });
+
+  it('plain block YAML (the start-up fast path) gives the reference values: scalars of every kind, nesting, quoting', () => {
+    for (const text of [
+      'a: 1\nb: 1.5\nc: true\nd: null\ne: ~\nf: "x\\ty"\ng: \'it\'\'s\'\nh: 0x1F\ni: 1e3\nj: .inf\nk: -.Inf\nl: 012\nm: 0o17\n',
+      'list:\n- a\n- b: 1\n  c: [ ]\n- {}\n- - nested\n  - 2\n',
+      'x: yes\ny: on\nz: "true"\nw: \'\'\nv: \n# comment\nu: a # trailing\nt: a#b\n',
+      'spec:\n  hosts:\n  - httpbin.org\n  ports:\n  - number: 80\n    protocol: http\n---\nkind: Namespace\n',
+    ]) expectSameAsReference(text);
+  });
 });
