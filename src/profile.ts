@@ -70,6 +70,10 @@ export const OUTBOUND_PORT = 15001;
 export const ADMIN_PORT = 15000;
 export const METRICS_PORT = 15010;
 export const WEBHOOK_PORT = 9443;
+/** ADS (xDS over gRPC) on `meshgate serve` and the Service, OSM's port (SPEC §8, §10). */
+export const XDS_PORT = 15128;
+/** Audience of the ServiceAccount token a sidecar presents to the ADS server (SPEC §8, §10). */
+export const XDS_TOKEN_AUDIENCE = 'meshgate';
 
 /** Profile-specific label and annotation keys (SPEC §2, §5). */
 export function meshKeys(p: Profile) {

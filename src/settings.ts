@@ -26,6 +26,28 @@ export interface MeshgateSettings {
   defaultInitImage: string;
   /** meshgate's version, recorded in the status annotation. */
   version: string;
+  /** Where the injected sidecar gets its config (ADS, SPEC §10). */
+  xds: XdsSettings;
+}
+
+/**
+ * The sidecar's connection to meshgate's ADS server, as its bootstrap names it. Plain data: the
+ * injector reads it per pod. `meshgate serve` fills in the CA from its certificate source and
+ * replaces it (`setXdsCa`) when that rotates; `meshgate inject` takes it from `--xds-ca`.
+ */
+export interface XdsSettings {
+  /** The meshgate Service: the sidecar dials `<serviceName>.<namespace>.svc:<port>`. */
+  serviceName: string;
+  /** The Service's namespace; undefined: the profile's control namespace. */
+  namespace?: string;
+  /** The Service port (15128, SPEC §8). */
+  port: number;
+  /**
+   * PEM: the CA certificate(s) the sidecar trusts for meshgate's serving certificate (the
+   * bootstrap's `root_certs`). Empty when unknown: the bootstrap then names no roots and gRPC
+   * falls back to its default (public) roots, which do not verify meshgate's own CA.
+   */
+  caPem: string;
 }
 
 export const DEFAULT_SETTINGS: MeshgateSettings = {
@@ -36,4 +58,15 @@ export const DEFAULT_SETTINGS: MeshgateSettings = {
   defaultSidecarImage: 'envoyproxy/envoy-distroless:v1.34.1',
   defaultInitImage: 'openservicemesh/init:v1.2.4',
   version: MESHGATE_VERSION,
+  // 15128 is profile.ts's XDS_PORT (settings.ts stays below profile.ts; a test keeps them equal).
+  xds: { serviceName: 'meshgate', port: 15128, caPem: '' },
 };
+
+/**
+ * Replaces the CA the injector puts into new sidecars' bootstraps. `meshgate serve` calls it when
+ * its certificate source changes; whoever holds this settings object (the webhook server) injects
+ * the new CA from the next pod on. A new `xds` object, so nothing already handed out changes.
+ */
+export function setXdsCa(settings: MeshgateSettings, caPem: string): void {
+  if (settings.xds.caPem !== caPem) settings.xds = { ...settings.xds, caPem };
+}

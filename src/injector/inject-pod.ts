@@ -4,6 +4,7 @@ import type { MeshgateSettings } from '../settings.js';
 import type { MeshConfigSpec } from '../state/types.js';
 import { MESHGATE_ANNOTATIONS, parseIptablesBackend, parseSidecarImage, parseSidecarMode } from './annotations.js';
 import { renderBootstrap, type BootstrapOptions } from './bootstrap.js';
+import { TOKEN_PATH, TOKEN_VOLUME_NAME, tokenVolume, type Volume } from './token-volume.js';
 import { RenderCache } from './render-cache.js';
 import { mergeExclusions } from './exclusions.js';
 import { buildInitContainer, interceptionOptions, type InitContainerOptions } from './init-container.js';
@@ -30,6 +31,8 @@ export interface InjectionPlan {
   interception: InterceptionOptions;
   initContainer: Container;
   sidecar: Container;
+  /** The sidecar's projected ServiceAccount token. */
+  volume: Volume;
   warnings: string[];
 }
 
@@ -57,6 +60,9 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
     if (taken.has(name)) {
       return { ok: false, message: `pod already has a container named "${name}", which the mesh injects: rename the container` };
     }
+  }
+  if ((pod.spec.volumes ?? []).some((v) => v.name === TOKEN_VOLUME_NAME)) {
+    return { ok: false, message: `pod already has a volume named "${TOKEN_VOLUME_NAME}", which the mesh injects: rename the volume` };
   }
 
   const sidecarCfg = meshConfig?.sidecar ?? {};
@@ -86,10 +92,14 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
   const sidecar = sidecarFor({
     image: imageOverride.value ?? (nonEmpty(sidecarCfg.sidecarImage) ? sidecarCfg.sidecarImage : settings.defaultSidecarImage),
     bootstrap: {
-      enableEgress: meshConfig?.traffic?.enableEgress === true,
       // An IPv6 pod or service range means pods have IPv6: the proxy listens there too.
       ipv6: interception.clusterCIDRs.some((c) => c.includes(':')),
       nodeName: `${serviceAccount}.${ctx.namespace}`,
+      xds: {
+        targetUri: `${settings.xds.serviceName}.${settings.xds.namespace ?? profile.controlNamespace}.svc:${settings.xds.port}`,
+        caPem: settings.xds.caPem,
+        tokenPath: TOKEN_PATH,
+      },
     },
     logLevel,
     resources: sidecarCfg.resources,
@@ -104,7 +114,7 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
       `classic sidecar mode: init containers (${shown}) run before ${profile.initContainerName} intercepts traffic, so their egress bypasses the proxy; set ${MESHGATE_ANNOTATIONS.sidecarMode}: native (Kubernetes >= 1.29)`,
     );
   }
-  return { ok: true, plan: { mode: mode.value, interception, initContainer, sidecar, warnings } };
+  return { ok: true, plan: { mode: mode.value, interception, initContainer, sidecar, volume: TOKEN_VOLUME, warnings } };
 }
 
 /**
@@ -114,6 +124,7 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
  */
 const initContainers = new RenderCache<Container>();
 const sidecars = new RenderCache<Container>();
+const TOKEN_VOLUME = shared(tokenVolume());
 
 function initContainerFor(o: InitContainerOptions): Container {
   return initContainers.get(JSON.stringify(o), () => shared(buildInitContainer(o)));
@@ -121,7 +132,26 @@ function initContainerFor(o: InitContainerOptions): Container {
 
 function sidecarFor(o: Omit<SidecarOptions, 'bootstrapJson'> & { bootstrap: BootstrapOptions }): Container {
   const { bootstrap, ...rest } = o;
-  return sidecars.get(JSON.stringify(o), () => shared(buildSidecar({ ...rest, bootstrapJson: JSON.stringify(renderBootstrap(bootstrap)) })));
+  // The CA (a kilobyte or two of PEM) enters the key as a number standing for its text.
+  const key = JSON.stringify({ ...o, bootstrap: { ...bootstrap, xds: { ...bootstrap.xds, caPem: caKey(bootstrap.xds.caPem) } } });
+  return sidecars.get(key, () => shared(buildSidecar({ ...rest, bootstrapJson: JSON.stringify(renderBootstrap(bootstrap)) })));
+}
+
+/**
+ * A number per distinct CA text, so cache keys stay short. The CA is the same string object for
+ * every pod (it comes from the settings), whose hash V8 keeps, so the lookup does not rehash it.
+ * Numbers are never reused, so clearing the map cannot make a new CA hit an old CA's entry.
+ */
+const caIds = new Map<string, number>();
+let nextCaId = 0;
+
+function caKey(pem: string): number {
+  let id = caIds.get(pem);
+  if (id === undefined) {
+    if (caIds.size >= 16) caIds.clear();
+    caIds.set(pem, (id = nextCaId++));
+  }
+  return id;
 }
 
 /**
@@ -140,7 +170,8 @@ function quotedForWarning(value: unknown): string {
  * Sharing keeps admission cheap and lets the diff skip unchanged subtrees by identity, so a pod
  * nested as deep as the API server allows is patched without recursing through it. Classic: iptables init
  * container appended after the pod's own, Envoy appended to containers. Native: iptables init
- * container, then Envoy (restartPolicy Always), then the pod's own init containers.
+ * container, then Envoy (restartPolicy Always), then the pod's own init containers. Both: the
+ * proxy's token volume appended to the pod's volumes.
  */
 export function injectPod(pod: Pod, ctx: InjectContext): InjectResult {
   const planned = planInjection(pod, ctx);
@@ -148,6 +179,7 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectResult {
   const { plan } = planned;
   const out: Pod = { ...pod, spec: { ...pod.spec } };
   const own = out.spec.initContainers ?? [];
+  out.spec.volumes = [...(out.spec.volumes ?? []), plan.volume];
   if (plan.mode === 'native') {
     out.spec.initContainers = [plan.initContainer, plan.sidecar, ...own];
   } else {
@@ -158,7 +190,7 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectResult {
     version: ctx.settings.version,
     containers: plan.mode === 'classic' ? [SIDECAR_NAME] : [],
     initContainers: plan.mode === 'classic' ? [plan.initContainer.name] : [plan.initContainer.name, SIDECAR_NAME],
-    volumes: [],
+    volumes: [plan.volume.name],
   });
   out.metadata = { ...(out.metadata ?? {}), annotations: { ...(out.metadata?.annotations ?? {}), [MESHGATE_ANNOTATIONS.status]: status } };
   return { kind: 'injected', pod: out, warnings: plan.warnings };

@@ -2,6 +2,7 @@ import { METRICS_PORT, PROXY_UID } from '../profile.js';
 import type { MeshConfigSpec } from '../state/types.js';
 import { READY_PATH } from './bootstrap.js';
 import type { Container } from './pod.js';
+import { tokenVolumeMount } from './token-volume.js';
 
 export const SIDECAR_NAME = 'envoy';
 
@@ -20,10 +21,15 @@ export interface SidecarOptions {
   native: boolean;
 }
 
+/** Seconds Envoy lets connections on a listener that ADS changed or removed finish before it closes
+ * them (SPEC §10): short, so a revoked policy soon applies to open connections too. */
+export const DRAIN_TIME_SECONDS = 5;
+
 /**
  * The Envoy sidecar (SPEC §5). The bootstrap travels inline with `--config-yaml` (YAML is a
  * superset of JSON), so admission creates no Secret and has no side effects. Envoy writes
- * nothing to disk with hot restart disabled, so the root filesystem stays read-only.
+ * nothing to disk with hot restart disabled, so the root filesystem stays read-only. The only
+ * volume is the meshgate token (read-only), which no other container gets.
  */
 export function buildSidecar(o: SidecarOptions): Container {
   const probe = { httpGet: { path: READY_PATH, port: METRICS_PORT }, periodSeconds: 5, timeoutSeconds: 1, failureThreshold: 3 };
@@ -32,9 +38,10 @@ export function buildSidecar(o: SidecarOptions): Container {
     image: o.image,
     imagePullPolicy: 'IfNotPresent',
     command: ['envoy'],
-    args: ['--config-yaml', o.bootstrapJson, '--log-level', o.logLevel, '--disable-hot-restart'],
+    args: ['--config-yaml', o.bootstrapJson, '--log-level', o.logLevel, '--disable-hot-restart', '--drain-time-s', String(DRAIN_TIME_SECONDS)],
     ports: [{ name: 'proxy-metrics', containerPort: METRICS_PORT, protocol: 'TCP' }],
     readinessProbe: probe,
+    volumeMounts: [tokenVolumeMount()],
   };
   if (o.native) {
     c.restartPolicy = 'Always';

@@ -5,6 +5,7 @@ import type { InstallOptions, KubeObject } from './types.js';
 /**
  * Least-privilege RBAC for the server (docs/install.md explains each rule):
  * - cluster-wide read (list/watch, what informers need) of Namespaces and the mesh APIs;
+ * - create of TokenReviews: the ADS server learns a sidecar's ServiceAccount from its token;
  * - get/patch of its own two webhook configurations only, by resourceNames, to publish caBundle
  *   (they are created by `meshgate install`, not by the server: create cannot be limited by name);
  * - in its own namespace: get/update of its own certificate Secret by name (the manager
@@ -30,6 +31,8 @@ export function clusterRole(profile: Profile, names: InstallNames, opts: Pick<In
     { apiGroups: [profile.meshConfig.group], resources: ['meshconfigs'], verbs: read },
     { apiGroups: [SMI_SPECS_GROUP], resources: ['httproutegroups'], verbs: read },
     { apiGroups: [...EGRESS_GROUPS], resources: ['egresses', 'upstreamtrafficsettings'], verbs: read },
+    // The ADS server proves each sidecar's ServiceAccount with a TokenReview (audience meshgate).
+    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   ];
   if (!opts.certManager) {
     rules.push(

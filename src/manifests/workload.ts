@@ -1,4 +1,4 @@
-import { WEBHOOK_PORT } from '../profile.js';
+import { WEBHOOK_PORT, XDS_PORT } from '../profile.js';
 import { commonLabels, selectorLabels, type InstallNames } from './names.js';
 import type { InstallOptions, KubeObject } from './types.js';
 
@@ -93,7 +93,10 @@ export function deployment(profile: { name: string }, names: InstallNames, opts:
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
               ],
-              ports: [{ name: 'webhook', containerPort: WEBHOOK_PORT, protocol: 'TCP' }],
+              ports: [
+                { name: 'webhook', containerPort: WEBHOOK_PORT, protocol: 'TCP' },
+                { name: 'xds', containerPort: XDS_PORT, protocol: 'TCP' },
+              ],
               readinessProbe: probe('/readyz', 5, 2),
               livenessProbe: probe('/healthz', 10, 3),
               resources: {
@@ -126,7 +129,11 @@ export function service(names: InstallNames, meshName: string): KubeObject {
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(meshName),
-      ports: [{ name: 'https-webhook', port: 443, targetPort: WEBHOOK_PORT, protocol: 'TCP' }],
+      ports: [
+        { name: 'https-webhook', port: 443, targetPort: WEBHOOK_PORT, protocol: 'TCP' },
+        // Injected sidecars' ADS connections (gRPC over TLS, SPEC §10); 15128 on both sides, as the bootstrap names it.
+        { name: 'xds', port: XDS_PORT, targetPort: XDS_PORT, protocol: 'TCP', appProtocol: 'grpc' },
+      ],
     },
   };
 }

@@ -8,7 +8,7 @@ import { dns1123LabelErrors, dns1123SubdomainErrors } from './dns-names.js';
 import { egressSchema } from './egress-schema.js';
 import { fieldError, quote, type FieldError } from '../vocabulary/field-errors.js';
 import { hostErrors } from './hosts.js';
-import { cleanWarning, meshConfigEgressWarnings, namespaceMembershipWarning, NOT_YET_DELIVERED_WARNING } from './mesh-warnings.js';
+import { cleanWarning, meshConfigEgressWarnings, namespaceMembershipWarning } from './mesh-warnings.js';
 import { objectMetaErrors } from './object-meta.js';
 import { asArray, asRecord, isInt, isString, type RawRecord } from './raw-values.js';
 import { serverFirstAcrossPolicies, serverFirstWithinPolicy, type PortEntry } from './server-first.js';
@@ -61,7 +61,6 @@ export function validateEgress(input: AdmissionInput, state: MeshState): Validat
   }
   warnings.push(...meshConfigEgressWarnings(state));
   // Said only of a policy that will be stored, so a denial's output stays about the errors.
-  if (errors.length === 0) warnings.push(NOT_YET_DELIVERED_WARNING);
   return { errors, warnings: warnings.map(cleanWarning) };
 }
 

@@ -38,13 +38,6 @@ export function meshConfigEgressWarnings(state: MeshState): string[] {
   return out;
 }
 
-/**
- * Policies compile into each sidecar's Envoy config (`meshgate proxy config`, `egress check`), but
- * until ADS delivery lands (SPEC §10) running sidecars keep their bootstrap: say so on every
- * accepted Egress rather than let a user believe the pod already enforces it.
- */
-export const NOT_YET_DELIVERED_WARNING = 'meshgate: compiled for the sidecar (meshgate proxy config) but not yet delivered to running pods; see README';
-
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]+/g;
 
 /** Warnings travel in HTTP headers: no control characters, at most 256 characters. */

@@ -50,6 +50,26 @@ function stringMap(v: unknown): Record<string, string> {
   return out;
 }
 
+/**
+ * One change to the state, for listeners (the ADS config cache: which ServiceAccounts to
+ * recompile). `before` is the object replaced or removed where the store keeps objects
+ * (HTTPRouteGroup, UpstreamTrafficSetting); an Egress is kept only as what it contributes, so its
+ * change carries the source ServiceAccounts (`ns/name`) it listed before and lists after instead.
+ */
+export interface StateChange {
+  kind: StateKind;
+  namespace: string;
+  name: string;
+  /** The API group (Egress and UpstreamTrafficSetting have one per policy group). */
+  group: string;
+  before?: KubeObject;
+  /** The object written; undefined for a removal. */
+  after?: KubeObject;
+  sources?: { before: readonly string[]; after: readonly string[] };
+}
+
+export type StateChangeListener = (change: StateChange) => void;
+
 /** What one Egress contributes to the derived indexes; kept so an update or delete can undo it. */
 interface EgressContribution {
   portUses: { sourceKey: string; port: number; protocol: string }[];
@@ -78,8 +98,32 @@ export class MeshStore implements MeshState {
   private readonly refIndex = new Map<string, Set<string>>();
   /** source `ns/name` -> egress keys of the policies that list it (what its sidecar enforces) */
   private readonly sourceIndex = new Map<string, Set<string>>();
+  /** Change listeners; with none, writes do no extra work. */
+  private listeners: StateChangeListener[] = [];
 
   constructor(readonly profile: Profile) {}
+
+  /**
+   * Calls `listener` after every change a write makes (upsert, remove, and each object a
+   * `replaceAll` drops or writes), synchronously. Returns the function that unsubscribes it. A
+   * listener that throws does not stop the write or the other listeners.
+   */
+  onChange(listener: StateChangeListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  private emit(change: StateChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch {
+        // A listener's failure is its own (it logs); the state stays consistent.
+      }
+    }
+  }
 
   // ---- reads (MeshState) ----
 
@@ -137,6 +181,42 @@ export class MeshStore implements MeshState {
     const name = obj.metadata?.name;
     if (!kind || !name) return;
     const ns = obj.metadata?.namespace ?? '';
+    if (this.listeners.length > 0) {
+      const change = this.changeOf(kind, obj, ns, name);
+      this.write(kind, obj, ns, name);
+      if (change) this.emit({ ...change, after: obj, ...(change.sources ? { sources: { before: change.sources.before, after: this.egressSources(change) } } : {}) });
+      return;
+    }
+    this.write(kind, obj, ns, name);
+  }
+
+  /** The change about to be made to the object `kind` `ns/name` (undefined when it is not one the state keeps). */
+  private changeOf(kind: StateKind, obj: KubeObject, ns: string, name: string): StateChange | undefined {
+    const group = groupOf(obj.apiVersion);
+    const base = { kind, namespace: ns, name, group };
+    switch (kind) {
+      case 'Namespace':
+        return base;
+      case 'MeshConfig':
+        return name === this.profile.meshConfig.name && ns === this.profile.controlNamespace ? base : undefined;
+      case 'HTTPRouteGroup': {
+        const before = this.routeGroups.get(key(ns, name));
+        return before ? { ...base, before } : base;
+      }
+      case 'UpstreamTrafficSetting': {
+        const before = this.upstreamSettings.get(key(group, ns, name));
+        return before ? { ...base, before } : base;
+      }
+      case 'Egress':
+        return { ...base, sources: { before: this.egresses.get(key(group, ns, name))?.contrib.sources ?? [], after: [] } };
+    }
+  }
+
+  private egressSources(change: StateChange): readonly string[] {
+    return this.egresses.get(key(change.group, change.namespace, change.name))?.contrib.sources ?? [];
+  }
+
+  private write(kind: StateKind, obj: KubeObject, ns: string, name: string): void {
     switch (kind) {
       case 'Namespace':
         this.namespaces.set(name, {
@@ -168,6 +248,16 @@ export class MeshStore implements MeshState {
     const name = obj.metadata?.name;
     if (!kind || !name) return;
     const ns = obj.metadata?.namespace ?? '';
+    if (this.listeners.length > 0) {
+      const change = this.changeOf(kind, obj, ns, name);
+      this.delete(kind, obj, ns, name);
+      if (change) this.emit(change);
+      return;
+    }
+    this.delete(kind, obj, ns, name);
+  }
+
+  private delete(kind: StateKind, obj: KubeObject, ns: string, name: string): void {
     switch (kind) {
       case 'Namespace':
         this.namespaces.delete(name);
@@ -192,6 +282,12 @@ export class MeshStore implements MeshState {
    * `group` limits the replacement to one API group, since each group has its own informer.
    */
   replaceAll(kind: StateKind, objects: KubeObject[], group?: string): void {
+    if (this.listeners.length > 0) {
+      // Listeners see each object dropped and each written, as single removes and upserts.
+      for (const obj of this.objectsOf(kind, group)) this.remove(obj);
+      for (const o of objects) this.upsert(o);
+      return;
+    }
     switch (kind) {
       case 'Namespace':
         this.namespaces.clear();
@@ -210,6 +306,25 @@ export class MeshStore implements MeshState {
         break;
     }
     for (const o of objects) this.upsert(o);
+  }
+
+  /** Stand-ins for the objects of `kind` held now, enough to remove each (replaceAll with listeners). */
+  private objectsOf(kind: StateKind, group?: string): KubeObject[] {
+    const named = (apiVersion: string, k: string, namespace: string, name: string): KubeObject => ({ apiVersion, kind: k, metadata: { namespace, name } });
+    switch (kind) {
+      case 'Namespace':
+        return [...this.namespaces.keys()].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+      case 'MeshConfig':
+        return this.meshConfigSpec
+          ? [named(`${this.profile.meshConfig.group}/${this.profile.meshConfig.version}`, 'MeshConfig', this.profile.controlNamespace, this.profile.meshConfig.name)]
+          : [];
+      case 'HTTPRouteGroup':
+        return [...this.routeGroups.values()];
+      case 'UpstreamTrafficSetting':
+        return [...this.upstreamSettings.values()].filter((o) => !group || groupOf(o.apiVersion) === group);
+      case 'Egress':
+        return [...this.egresses.values()].filter((e) => !group || e.ref.group === group).map((e) => named(`${e.ref.group}/v1alpha1`, 'Egress', e.ref.namespace, e.ref.name));
+    }
   }
 
   private upsertEgress(ref: EgressRef, obj: KubeObject): void {

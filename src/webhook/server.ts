@@ -12,6 +12,7 @@ import { decodeAdmissionReview } from './admission-request.js';
 import { badRequest, forMutation, forValidation, internalError, serializeReview, unavailable, type AdmissionReviewResponse } from './admission-response.js';
 import { healthzHandler, readinessOf, readyzHandler } from './health.js';
 import { readBody } from './request-body.js';
+import { PROXY_STATUS_PATH } from '../xds/proxy-status.js';
 import { WebhookMetrics, type AdmissionResult, type WebhookName } from './metrics.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { AdmissionInput } from '../vocabulary/admission.js';
@@ -74,6 +75,11 @@ export interface WebhookServer {
   close(): Promise<void>;
   readonly httpsServer: https.Server;
   readonly metrics: WebhookMetrics;
+  /**
+   * What `GET /debug/proxies` answers (JSON): the ADS server's connected proxies. Until one is
+   * set (ADS off), the endpoint answers 404 saying so.
+   */
+  setProxyStatus(provider: (() => unknown) | undefined): void;
 }
 
 const TLS_MIN_VERSION = 'TLSv1.2' as const;
@@ -135,6 +141,15 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
     } catch (err) {
       next(err);
     }
+  });
+
+  let proxyStatus: (() => unknown) | undefined;
+  app.get(PROXY_STATUS_PATH, (_req, res) => {
+    if (!proxyStatus) {
+      plainText(res, 404, 'the ADS server is not running on this meshgate serve (--xds-port 0, or --state without --xds-allow-unauthenticated)');
+      return;
+    }
+    res.status(200).type('application/json').send(`${JSON.stringify(proxyStatus(), null, 2)}\n`);
   });
 
   app.use((req, res) => plainText(res, 404, `no route for ${req.method} ${req.path}`));
@@ -310,6 +325,9 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
   return {
     httpsServer,
     metrics,
+    setProxyStatus(provider) {
+      proxyStatus = provider;
+    },
     listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
       return new Promise((resolve, reject) => {
         const onError = (err: Error) => reject(err);

@@ -62,7 +62,7 @@ describe('meshgate (the program)', function () {
 
   describe('a reader that goes away (EPIPE) is a normal end, never a stack trace', () => {
     it('stdout closed: --help, install and inject exit 0 with nothing on stderr', async () => {
-      for (const args of [['--help'], ['install'], ['inject', '-f', 'examples/workloads']]) {
+      for (const args of [['--help'], ['install'], ['inject', '-f', 'examples/workloads', '--xds-ca', 'test/injector/xds-ca.crt']]) {
         const r = await runWithClosedPipe(args, 'stdout');
         expect(r.other, args.join(' ')).not.to.match(/EPIPE|Unhandled|\n\s+at /);
         expect(r.signal, args.join(' ')).to.equal(null);

@@ -53,13 +53,13 @@ describe('meshgate validate (the CLI, spawned)', function () {
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
-  it('exits 0 on the seed policies, one line per object, the shared warning once on stderr', () => {
+  it('exits 0 on the seed policies, one line per object, nothing on stderr', () => {
     const r = meshgate(['validate', '-f', 'examples/policies/osm/', '--state', 'examples/state']);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.contain('egress.policy.openservicemesh.io/httpbin-80 (examples/policies/osm/httpbin-80.yaml#1): valid\n');
     expect(r.stdout).to.contain('httproutegroup.specs.smi-spec.io/egress-http-route (examples/policies/osm/httpbin-80-route-matches.yaml#1): valid\n');
     expect(r.stdout.trim().split('\n')).to.have.length(6);
-    expect(r.stderr).to.equal('Warning: meshgate: compiled for the sidecar (meshgate proxy config) but not yet delivered to running pods; see README\n');
+    expect(r.stderr).to.equal('');
   });
 
   it('exits 1 on an invalid object and prints the causes as kubectl does', () => {
@@ -97,7 +97,7 @@ describe('meshgate validate (the CLI, spawned)', function () {
     expect(results[0]!.errors).to.deep.equal([
       { type: 'FieldValueTypeInvalid', field: 'spec.ports[0].number', message: 'Invalid value: "80": must be an integer' },
     ]);
-    expect(results[1]!.warnings).to.deep.equal(['meshgate: compiled for the sidecar (meshgate proxy config) but not yet delivered to running pods; see README']);
+    expect(results[1]!.warnings).to.deep.equal([]);
   });
 
   it('checks input Egresses against each other for server-first conflicts, whatever their order', () => {

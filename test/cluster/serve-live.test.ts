@@ -42,14 +42,19 @@ interface Listener {
   address: { socket_address: { port_value: number } };
 }
 
+interface Bootstrap {
+  static_resources: { listeners: Listener[] };
+  dynamic_resources: { ads_config: { grpc_services: Array<{ google_grpc: { target_uri: string; channel_credentials: { ssl_credentials: { root_certs?: { inline_string: string } } } } }> } };
+}
+
 /** The Envoy bootstrap the injected sidecar gets with `--config-yaml` (JSON text). */
-function bootstrapOf(pod: PodShape): { static_resources: { listeners: Listener[] } } {
+function bootstrapOf(pod: PodShape): Bootstrap {
   const envoy = pod.spec.containers.find((c) => c.name === 'envoy');
   expect(envoy, 'envoy sidecar').to.not.equal(undefined);
   const args = envoy!.args ?? [];
   const i = args.indexOf('--config-yaml');
   expect(i, '--config-yaml arg').to.be.greaterThan(-1);
-  return JSON.parse(args[i + 1]!) as { static_resources: { listeners: Listener[] } };
+  return JSON.parse(args[i + 1]!) as Bootstrap;
 }
 
 const listenersOn = (pod: PodShape, port: number) => bootstrapOf(pod).static_resources.listeners.filter((l) => l.address.socket_address.port_value === port);
@@ -60,6 +65,7 @@ describe('meshgate serve on live cluster state (bin/meshgate watching the fake A
   let kubeconfig: string;
   let server: ServeProcess | undefined;
   let client: AdmissionClient | undefined;
+  let caCert: string;
 
   const readyz = async () => (await client!.raw('GET', '/readyz')).status;
   const meshgate = (...args: string[]) => runCli([...args, '--kubeconfig', kubeconfig], { hermetic: true });
@@ -80,6 +86,9 @@ describe('meshgate serve on live cluster state (bin/meshgate watching the fake A
     const certs = await testCertificates(0);
     await writeFile(join(dir, 'tls.crt'), certs.cert);
     await writeFile(join(dir, 'tls.key'), certs.key);
+    // cert-manager's Secret layout: the CA beside the certificate, which injected sidecars then trust for ADS.
+    await writeFile(join(dir, 'ca.crt'), certs.caCert);
+    caCert = certs.caCert;
     // hermetic: no inherited KUBECONFIG or ~/.kube/config; the fake is reached only through --kubeconfig.
     server = await startServe(
       ['--kubeconfig', kubeconfig, '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1'],
@@ -137,18 +146,24 @@ describe('meshgate serve on live cluster state (bin/meshgate watching the fake A
     const pod = injected.patched as PodShape;
     expect((pod.spec.initContainers ?? []).map((c) => c.name)).to.include('osm-init');
     expect(pod.spec.containers.map((c) => c.name)).to.deep.equal(['curl', 'envoy']);
-    // enableEgress false: a redirected connection must be refused, so nothing listens on 15001.
+    // The bootstrap carries no outbound listener: it comes from meshgate over ADS, verified with the CA beside --tls-cert.
     expect(listenersOn(pod, 15001)).to.deep.equal([]);
+    const grpc = bootstrapOf(pod).dynamic_resources.ads_config.grpc_services[0]!.google_grpc;
+    expect(grpc.target_uri).to.equal('meshgate.osm-system.svc:15128');
+    expect(grpc.channel_credentials.ssl_credentials.root_certs?.inline_string.trim()).to.equal(caCert.trim());
   });
 
-  it('gives new pods the passthrough outbound listener on 15001 once `meshgate egress enable` switched the MeshConfig', async () => {
+  it('sees `meshgate egress enable` switch the MeshConfig (the Egress warning says so); new pods\' bootstraps stay the same, the passthrough comes over ADS', async () => {
+    const before = await mutateCurlPod();
     const enable = await meshgate('egress', 'enable');
     expect(enable.code, enable.stderr).to.equal(0);
-    const withListener = await eventually('the MeshConfig change in the injected bootstrap', async () => {
-      const r: CheckedReview = await mutateCurlPod();
-      return r.patched && listenersOn(r.patched as PodShape, 15001).length > 0 ? r : undefined;
+    await eventually('the MeshConfig change in the Egress warnings', async () => {
+      const r = await client!.review('validate', egressReview(routedEgress()));
+      return (r.response.warnings ?? []).some((w) => w.includes('traffic.enableEgress is true')) ? r : undefined;
     });
-    expect(listenersOn(withListener.patched as PodShape, 15001).map((l) => l.name)).to.deep.equal(['outbound-listener']);
+    const after = await mutateCurlPod();
+    expect(listenersOn(after.patched as PodShape, 15001)).to.deep.equal([]);
+    expect(bootstrapOf(after.patched as PodShape)).to.deep.equal(bootstrapOf(before.patched as PodShape));
   });
 
   it('is not ready while its watches are down: /readyz 503 and admission answers 503 with the uid; ready again once they are back', async () => {

@@ -192,9 +192,10 @@ describe('envoy-proto: strict proto3-JSON checks against Envoy\'s v3 protos', ()
     });
 
     it('the bootstrap renderBootstrap writes, in all its variants', () => {
-      for (const enableEgress of [true, false]) {
+      for (const caPem of ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', '']) {
         for (const ipv6 of [true, false]) {
-          expect(checkEnvoyMessage(BOOTSTRAP_TYPE, renderBootstrap({ enableEgress, ipv6, nodeName: 'curl.curl' }))).to.deep.equal([]);
+          const xds = { targetUri: 'meshgate.osm-system.svc:15128', caPem, tokenPath: '/var/run/secrets/meshgate.io/token' };
+          expect(checkEnvoyMessage(BOOTSTRAP_TYPE, renderBootstrap({ ipv6, nodeName: 'curl.curl', xds }))).to.deep.equal([]);
         }
       }
     });

@@ -7,6 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { MESHGATE_BIN, runCli, type CliResult } from '../support/run-cli.js';
 import * as arb from '../support/fuzz-arbitraries.js';
 import { FUZZ_SEED, writeStateDir } from './fuzz-support.js';
+import { XDS_CA_PATH } from '../injector/fixtures.js';
 
 /**
  * The offline CLI (`meshgate validate`, `meshgate inject`, the compiled bin/meshgate: build first)
@@ -129,7 +130,7 @@ describe(`fuzz: the offline CLI on files of fuzzed documents (seed ${FUZZ_SEED})
     const mostlyValid = fc.oneof({ weight: 8, arbitrary: fc.oneof(arb.workload, arb.wellTypedPod) }, { weight: 1, arbitrary: arb.cliDocument });
     for (let i = 0; i < 3; i++) {
       const docs = sample(i === 2 ? arb.cliDocument : mostlyValid, i === 2 ? DOCS_PER_FILE : 40, 20 + i);
-      await check(`inject-${i}`, (f) => ['inject', '-f', f, '--state', stateDir], docs, injectOutput);
+      await check(`inject-${i}`, (f) => ['inject', '-f', f, '--state', stateDir, '--xds-ca', XDS_CA_PATH], docs, injectOutput);
     }
     // Opted-out and clean pods alone: exit 0 and everything printed.
     const reserved = (p: Record<string, unknown>) => /"name":"(envoy|osm-init)"/.test(JSON.stringify(p.spec));
@@ -141,7 +142,7 @@ describe(`fuzz: the offline CLI on files of fuzzed documents (seed ${FUZZ_SEED})
     const file = join(dir, 'inject-clean.yaml');
     writeFileSync(file, yamlText(clean));
     cases += clean.length;
-    const r = await runCli(['inject', '-f', file, '--state', stateDir], { timeoutMs: 60_000 });
+    const r = await runCli(['inject', '-f', file, '--state', stateDir, '--xds-ca', XDS_CA_PATH], { timeoutMs: 60_000 });
     expect(commonProblems(r)).to.equal(undefined);
     expect(r.code, r.stderr).to.equal(0);
     expect(injectOutput(r, clean)).to.equal(undefined);

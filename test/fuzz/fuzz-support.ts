@@ -90,6 +90,7 @@ export const settingsArb: fc.Arbitrary<MeshgateSettings> = fc.record({
   defaultSidecarImage: fc.constant(DEFAULT_SETTINGS.defaultSidecarImage),
   defaultInitImage: fc.constant(DEFAULT_SETTINGS.defaultInitImage),
   version: fc.constant(DEFAULT_SETTINGS.version),
+  xds: fc.constantFrom(DEFAULT_SETTINGS.xds, { ...DEFAULT_SETTINGS.xds, caPem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' }),
 });
 
 // ---- outcome checks (throw an Error naming the broken promise) ----

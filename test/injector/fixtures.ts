@@ -1,10 +1,16 @@
 /** Shared fixtures for the injector tests: the seeds' curl pod, mesh states, admission inputs. */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { resolveProfile, type Profile, type ProfileName } from '../../src/profile.js';
 import { storeFromObjects } from '../../src/cluster/state-dir.js';
 import type { MeshState } from '../../src/state/mesh-state.js';
 import type { MeshConfigSpec } from '../../src/state/types.js';
 import { DEFAULT_SETTINGS, type MeshgateSettings } from '../../src/settings.js';
 import type { AdmissionInput } from '../../src/vocabulary/admission.js';
+
+/** A fixed CA certificate standing for meshgate's (the sidecar's xDS roots); also `--xds-ca` in CLI tests. */
+export const XDS_CA_PATH = fileURLToPath(new URL('./xds-ca.crt', import.meta.url));
+export const XDS_CA_PEM = readFileSync(XDS_CA_PATH, 'utf8');
 
 /** Fixed settings so goldens do not move with package.json's version or the defaults. */
 export const SETTINGS: MeshgateSettings = {
@@ -16,6 +22,7 @@ export const SETTINGS: MeshgateSettings = {
   defaultSidecarImage: 'envoyproxy/envoy-distroless:v1.34.1',
   defaultInitImage: 'openservicemesh/init:v1.2.4',
   version: '0.1.0',
+  xds: { serviceName: 'meshgate', port: 15128, caPem: XDS_CA_PEM },
 };
 
 /**

@@ -161,7 +161,43 @@ describe('injector: injected pods (SPEC §5)', () => {
       expect(envoy.command).to.deep.equal(['envoy']);
       expect(envoy.args[0]).to.equal('--config-yaml');
       expect(JSON.parse(envoy.args[1]).admin.address.socket_address).to.deep.equal({ address: '127.0.0.1', port_value: 15000 });
-      expect(envoy.args.slice(2)).to.deep.equal(['--log-level', 'error', '--disable-hot-restart']);
+      expect(envoy.args.slice(2)).to.deep.equal(['--log-level', 'error', '--disable-hot-restart', '--drain-time-s', '5']);
+    });
+
+    it('the token: a projected ServiceAccount token (audience meshgate, 1 h), mounted read-only into the proxy only', () => {
+      for (const mode of ['classic', 'native'] as const) {
+        const pod = podWithInit();
+        pod.spec.volumes = [{ name: 'data', emptyDir: {} }];
+        pod.spec.containers[0].volumeMounts = [{ name: 'data', mountPath: '/data' }];
+        const { result } = injectVia(pod, curlMesh(), { ...SETTINGS, sidecarMode: mode });
+        expectValidPod(result);
+        expect(result.spec.volumes).to.deep.equal([
+          { name: 'data', emptyDir: {} },
+          { name: 'meshgate-token', projected: { sources: [{ serviceAccountToken: { audience: 'meshgate', expirationSeconds: 3600, path: 'token' } }] } },
+        ]);
+        const all: Json[] = [...result.spec.initContainers, ...result.spec.containers];
+        const mounting = all.filter((c) => (c.volumeMounts ?? []).some((m: Json) => m.name === 'meshgate-token')).map((c) => c.name);
+        expect(mounting, mode).to.deep.equal(['envoy']);
+        const envoy = all.find((c) => c.name === 'envoy')!;
+        expect(envoy.volumeMounts).to.deep.equal([{ name: 'meshgate-token', mountPath: '/var/run/secrets/meshgate.io', readOnly: true }]);
+        expect(JSON.parse(result.metadata.annotations['meshgate.io/status']).volumes).to.deep.equal(['meshgate-token']);
+      }
+    });
+
+    it('automountServiceAccountToken: false still gets the token volume (it is the pod\'s own projected volume, not the API server\'s)', () => {
+      const pod = curlPod() as Json;
+      pod.spec.automountServiceAccountToken = false;
+      const { result } = injectVia(pod);
+      expect(result.spec.automountServiceAccountToken).to.equal(false);
+      expect(result.spec.volumes.map((v: Json) => v.name)).to.deep.equal(['meshgate-token']);
+    });
+
+    it('denies a pod that already has a volume named meshgate-token', () => {
+      const pod = curlPod() as Json;
+      pod.spec.volumes = [{ name: 'meshgate-token', emptyDir: {} }];
+      const out = mutatePod(podAdmission(pod), curlMesh(), SETTINGS);
+      expect(out.action).to.equal('deny');
+      if (out.action === 'deny') expect(out.message).to.equal('pod already has a volume named "meshgate-token", which the mesh injects: rename the volume');
     });
 
     it('the init container: root with NET_ADMIN and NET_RAW only; privileged only when the MeshConfig asks', () => {
@@ -212,7 +248,7 @@ describe('injector: injected pods (SPEC §5)', () => {
         version: '0.1.0',
         containers: ['envoy'],
         initContainers: ['osm-init'],
-        volumes: [],
+        volumes: ['meshgate-token'],
       });
       const native = injectVia(curlPod(), curlMesh(), { ...SETTINGS, sidecarMode: 'native' }).result;
       expect(JSON.parse(native.metadata.annotations['meshgate.io/status'])).to.deep.include({ containers: [], initContainers: ['osm-init', 'envoy'] });

@@ -205,7 +205,10 @@ function checkRbac(objects: KubeObject[], opts: InstallOptions): void {
   for (const rule of cr.rules) {
     expect(rule.resources, 'nothing cluster-wide on Secrets').to.not.include('secrets');
     const writes = rule.verbs.filter((v: string) => !['get', 'list', 'watch'].includes(v));
-    if (writes.length > 0) {
+    if (rule.apiGroups.includes('authentication.k8s.io')) {
+      // TokenReview is a review, not a stored object: create is the only verb it has.
+      expect(rule).to.deep.equal({ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] });
+    } else if (writes.length > 0) {
       expect(writes).to.deep.equal(['patch']);
       expect(rule.resources[0]).to.match(/webhookconfigurations$/);
       expect(rule.resourceNames).to.have.length(1);
@@ -216,6 +219,7 @@ function checkRbac(objects: KubeObject[], opts: InstallOptions): void {
   }
   const readable = cr.rules.flatMap((r: any) => (r.verbs.includes('watch') ? r.resources : []));
   expect(readable).to.include.members(['namespaces', 'meshconfigs', 'httproutegroups', 'egresses', 'upstreamtrafficsettings']);
+  expect(cr.rules.filter((r: any) => r.resources.includes('tokenreviews')), 'the ADS server reviews sidecar tokens').to.have.length(1);
   expect(one(objects, 'ClusterRoleBinding').subjects).to.deep.equal([{ kind: 'ServiceAccount', name: names.serviceAccount, namespace: opts.namespace }]);
   if (!opts.certManager) {
     const role = one(objects, 'Role');
@@ -237,7 +241,11 @@ function checkDeployment(objects: KubeObject[], opts: InstallOptions): void {
   expect(pdb.spec.minAvailable).to.equal(1);
   expect(pdb.spec.selector).to.deep.equal(d.spec.selector);
   const svc = one(objects, 'Service');
-  expect(svc.spec.ports).to.deep.equal([{ name: 'https-webhook', port: 443, targetPort: 9443, protocol: 'TCP' }]);
+  expect(svc.spec.ports).to.deep.equal([
+    { name: 'https-webhook', port: 443, targetPort: 9443, protocol: 'TCP' },
+    { name: 'xds', port: 15128, targetPort: 15128, protocol: 'TCP', appProtocol: 'grpc' },
+  ]);
+  expect(d.spec.template.spec.containers[0].ports).to.deep.include({ name: 'xds', containerPort: 15128, protocol: 'TCP' });
   expect(svc.spec.selector).to.deep.equal(d.spec.selector.matchLabels);
   const pod = d.spec.template.spec;
   expect(d.spec.template.metadata.labels).to.include(d.spec.selector.matchLabels);

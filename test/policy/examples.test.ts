@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NOT_YET_DELIVERED_WARNING } from '../../src/policy/mesh-warnings.js';
 import { objectsIn, rendered, storeWith, validate } from './helpers.js';
 
 const yamlIn = (dir: string) =>
@@ -28,7 +27,7 @@ describe('examples', () => {
           for (const obj of objectsIn(file)) {
             const out = validate(obj, storeWith(stateObjects));
             expect(rendered(out), file).to.deep.equal([]);
-            expect(out.warnings.filter((w) => w !== NOT_YET_DELIVERED_WARNING), file).to.deep.equal([]);
+            expect(out.warnings, file).to.deep.equal([]);
           }
         });
       }
@@ -56,7 +55,7 @@ describe('examples', () => {
         for (const obj of objectsIn(file)) {
           const out = validate(obj, state);
           expect(rendered(out), file).to.deep.equal([]);
-          const warnings = out.warnings.filter((w) => w !== NOT_YET_DELIVERED_WARNING);
+          const warnings = out.warnings;
           if (obj.kind === 'Egress') {
             expect(warnings).to.deep.equal([
               'spec.ports[0].protocol: "HTTP" is read as "http"; write it in lower case',

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { EGRESS_PROTOCOLS, normalizeProtocol } from '../../src/vocabulary/egress-protocol.js';
-import { NOT_YET_DELIVERED_WARNING } from '../../src/policy/mesh-warnings.js';
 import { ENROLLED_CURL, egress, rendered, routeGroup, storeWith, validate } from './helpers.js';
 
 const SMI = { apiGroup: 'specs.smi-spec.io/v1alpha4', kind: 'HTTPRouteGroup', name: 'egress-http-route' };
@@ -43,7 +42,6 @@ describe('Egress protocols in any case', () => {
       'spec.ports[1].protocol: "Https" is read as "https"; write it in lower case',
       'spec.ports[2].protocol: "TCP" is read as "tcp"; write it in lower case',
       'spec.ports[3].protocol: "TCP-Server-First" is read as "tcp-server-first"; write it in lower case',
-      NOT_YET_DELIVERED_WARNING,
     ]);
     for (const w of out.warnings) expect(w.length, w).to.be.at.most(120);
   });

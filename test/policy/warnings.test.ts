@@ -1,13 +1,12 @@
 import { expect } from 'chai';
-import { NOT_YET_DELIVERED_WARNING } from '../../src/policy/mesh-warnings.js';
 import { ENROLLED_CURL, egress, meshConfig, namespace, routeGroup, storeWith, validate } from './helpers.js';
 
 const SMI = { apiGroup: 'specs.smi-spec.io/v1alpha4', kind: 'HTTPRouteGroup', name: 'egress-http-route' };
 const CLOSED_MESH = meshConfig({ traffic: { enableEgress: false }, featureFlags: { enableEgressPolicy: true } });
 
 describe('warnings', () => {
-  it('a valid policy in an enrolled namespace of a closed mesh gets only the not-yet-enforced notice', () => {
-    expect(validate(egress(), storeWith([ENROLLED_CURL, CLOSED_MESH])).warnings).to.deep.equal([NOT_YET_DELIVERED_WARNING]);
+  it('a valid policy in an enrolled namespace of a closed mesh gets no warning', () => {
+    expect(validate(egress(), storeWith([ENROLLED_CURL, CLOSED_MESH])).warnings).to.deep.equal([]);
   });
 
   it('hosts on a port list with no http/https port are ignored', () => {
@@ -18,7 +17,7 @@ describe('warnings', () => {
   it('an https port without hosts matches any SNI', () => {
     const w = validate(egress({ hosts: undefined, ports: [{ number: 443, protocol: 'https' }] }), storeWith([ENROLLED_CURL])).warnings;
     expect(w).to.include('an "https" port with no spec.hosts matches any TLS server name (SNI)');
-    expect(validate(egress({ ports: [{ number: 443, protocol: 'https' }] }), storeWith([ENROLLED_CURL])).warnings).to.deep.equal([NOT_YET_DELIVERED_WARNING]);
+    expect(validate(egress({ ports: [{ number: 443, protocol: 'https' }] }), storeWith([ENROLLED_CURL])).warnings).to.deep.equal([]);
   });
 
   it('a namespace not in this mesh, in another mesh, or ignored', () => {
@@ -43,7 +42,7 @@ describe('warnings', () => {
   });
 
   it('says nothing about a namespace the state does not know', () => {
-    expect(validate(egress(), storeWith([])).warnings).to.deep.equal([NOT_YET_DELIVERED_WARNING]);
+    expect(validate(egress(), storeWith([])).warnings).to.deep.equal([]);
   });
 
   it('MeshConfig enableEgress true makes the policy restrict nothing (osm#5335); enableEgressPolicy false ignores it', () => {
@@ -60,7 +59,7 @@ describe('warnings', () => {
     );
     // Another mesh's MeshConfig (or another name) is not this mesh's.
     const other = storeWith([ENROLLED_CURL, meshConfig({ traffic: { enableEgress: true } }, 'osm-mesh-config', 'elsewhere')]);
-    expect(validate(egress(), other).warnings).to.deep.equal([NOT_YET_DELIVERED_WARNING]);
+    expect(validate(egress(), other).warnings).to.deep.equal([]);
   });
 
   it('keeps every warning on one line of at most 120 characters', () => {
@@ -77,10 +76,6 @@ describe('warnings', () => {
       expect(w, w).to.not.match(/[\u0000-\u001f]/);
       expect(w.length, w).to.be.at.most(120);
     }
-  });
-
-  it('does not add the not-yet-enforced notice to a denied policy', () => {
-    expect(validate(egress({ sources: [] }), storeWith([ENROLLED_CURL])).warnings).to.not.include(NOT_YET_DELIVERED_WARNING);
   });
 
   describe('HTTPRouteGroup DELETE', () => {

@@ -11,6 +11,10 @@
  *   specs.smi-spec.io/v1alpha4, meshconfigs in config.openservicemesh.io/v1alpha2 and
  *   config.flomesh.io/v1alpha3) and any type passed to `register()`. Discovery (`/api`, `/apis`,
  *   `/api/v1`, `/apis/G/V`, `/version`).
+ * - TokenReview (`POST /apis/authentication.k8s.io/v1/tokenreviews`) for the tokens given to
+ *   `issueToken()` (a ServiceAccount JWT) or `addToken()` (any user, audience-unaware), judged as
+ *   kube-apiserver judges them (fake-apiserver/token-reviews.ts) at the time `now()` says;
+ *   `revokeToken()`, and `failTokenReviews(500 | 429 | 'reset' | 'hang')` until `restoreTokenReviews()`.
  * - get, list (labelSelector, fieldSelector on metadata.name/namespace, `metadata.resourceVersion`),
  *   watch (`?watch=true&resourceVersion=N&allowWatchBookmarks=true`: newline-delimited JSON events
  *   ADDED/MODIFIED/DELETED replayed from the history after N, then live; BOOKMARKs; 410 Gone as an
@@ -33,6 +37,7 @@
  *   ...
  *   await api.close();
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -44,6 +49,15 @@ import { generateBundle } from '../../src/certs/generate.js';
 import { ObjectStore, type KubeObj, type StoredEvent } from './fake-apiserver/object-store.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './fake-apiserver/patches.js';
 import { apiVersionOf, BUILT_IN_TYPES, MESH_CRD_TYPES, typeKey, type ResourceType } from './fake-apiserver/resources.js';
+import {
+  reviewToken,
+  serviceAccountJwt,
+  TOKEN_REVIEW_PATH,
+  TOKEN_REVIEW_TYPE,
+  type FakeToken,
+  type IssueTokenOptions,
+  type TokenReviewFailure,
+} from './fake-apiserver/token-reviews.js';
 import { matches, parseSelector, type Requirement } from './fake-apiserver/selectors.js';
 import {
   ApiError,
@@ -60,6 +74,7 @@ import {
 
 export { crdType, type ResourceType } from './fake-apiserver/resources.js';
 export type { KubeObj } from './fake-apiserver/object-store.js';
+export type { FakeToken, IssueTokenOptions, TokenReviewFailure } from './fake-apiserver/token-reviews.js';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
 
@@ -73,6 +88,8 @@ export interface FakeApiServerOptions {
   goneAs?: 'event' | 'http';
   /** The user RBAC messages name. */
   user?: string;
+  /** The clock token expiry is judged by (ms since the epoch). Default `Date.now`. */
+  now?: () => number;
 }
 
 export interface RequestRecord {
@@ -129,11 +146,17 @@ export class FakeApiServer {
   private caCertPem = '';
   private readonly user: string;
   private readonly goneAs: 'event' | 'http';
+  /** Tokens TokenReview knows, by token. */
+  readonly tokens = new Map<string, FakeToken>();
+  private tokenReviewFailure: TokenReviewFailure | undefined;
+  /** The clock token expiry is judged by; tests may replace it. */
+  now: () => number;
 
   private constructor(private readonly opts: FakeApiServerOptions) {
     this.store = new ObjectStore(opts.historyWindow ?? 10_000);
     this.user = opts.user ?? 'system:serviceaccount:osm-system:meshgate';
     this.goneAs = opts.goneAs ?? 'event';
+    this.now = opts.now ?? (() => Date.now());
     for (const t of [...BUILT_IN_TYPES, ...MESH_CRD_TYPES]) this.register(t);
   }
 
@@ -285,6 +308,45 @@ export class FakeApiServer {
     for (const w of this.watches) (w as OpenWatch & { bookmark?: () => void }).bookmark?.();
   }
 
+  // ---------- TokenReview ----------
+
+  /** Issues a ServiceAccount token (a JWT with `exp`) the TokenReview endpoint accepts until it expires. */
+  issueToken(opts: IssueTokenOptions): string {
+    const o = { audiences: ['meshgate'], expirationSeconds: 3600, issuedAt: this.now(), ...opts };
+    const token = serviceAccountJwt(o);
+    this.tokens.set(token, {
+      username: `system:serviceaccount:${o.namespace}:${o.name}`,
+      uid: randomUUID(),
+      groups: ['system:serviceaccounts', `system:serviceaccounts:${o.namespace}`, 'system:authenticated'],
+      audiences: o.audiences,
+      expiresAt: Math.floor(o.issuedAt / 1000) * 1000 + o.expirationSeconds * 1000,
+    });
+    return token;
+  }
+
+  /** Makes TokenReview know an arbitrary token (any user, audiences, expiry, or audience-unaware). */
+  addToken(token: string, spec: FakeToken): void {
+    this.tokens.set(token, spec);
+  }
+
+  /** Forgets a token (what deleting its pod or Secret does): reviews answer "invalid bearer token". */
+  revokeToken(token: string): void {
+    this.tokens.delete(token);
+  }
+
+  /** Until `restoreTokenReviews()`, TokenReview answers this HTTP status, resets the connection, or never answers. */
+  failTokenReviews(failure: TokenReviewFailure): void {
+    this.tokenReviewFailure = failure;
+  }
+  restoreTokenReviews(): void {
+    this.tokenReviewFailure = undefined;
+  }
+
+  /** The TokenReview requests received (their bodies carry `spec.token`). */
+  tokenReviewRequests(): RequestRecord[] {
+    return this.requestsFor('create', `${TOKEN_REVIEW_TYPE.group}/${TOKEN_REVIEW_TYPE.plural}`);
+  }
+
   clearRequests(): void {
     this.requests.length = 0;
   }
@@ -347,6 +409,7 @@ export class FakeApiServer {
     };
     try {
       if (req.headers.authorization !== `Bearer ${TOKEN}`) throw unauthorized();
+      if (url.pathname === TOKEN_REVIEW_PATH) return await this.tokenReview(req, res, record, reply);
       const discovery = this.discovery(url.pathname);
       if (discovery !== undefined) {
         record.verb = 'discovery';
@@ -382,6 +445,36 @@ export class FakeApiServer {
       if (err instanceof ApiError) return reply(err.status.code, err.status);
       return reply(500, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: String(err), reason: 'InternalError', code: 500 });
     }
+  }
+
+  /** kube-apiserver's TokenReview create: nothing stored, the review returned with its status (201). */
+  private async tokenReview(req: IncomingMessage, res: ServerResponse, record: RequestRecord, reply: (code: number, body: unknown) => void): Promise<void> {
+    Object.assign(record, { verb: 'create', resource: `${TOKEN_REVIEW_TYPE.group}/${TOKEN_REVIEW_TYPE.plural}` });
+    if (req.method !== 'POST') throw methodNotAllowed();
+    this.authorize('create', { type: TOKEN_REVIEW_TYPE, namespace: undefined, name: undefined, subresource: undefined });
+    const body = (await readJson(req)) as { spec?: { token?: unknown; audiences?: unknown } } | undefined;
+    record.body = body;
+    const failure = this.tokenReviewFailure;
+    if (failure === 'hang') return; // the socket stays open until close()
+    if (failure === 'reset') {
+      res.socket?.destroy();
+      return;
+    }
+    if (typeof failure === 'number') {
+      const reason = failure === 429 ? 'TooManyRequests' : failure === 503 ? 'ServiceUnavailable' : 'InternalError';
+      return reply(failure, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `fake TokenReview failure ${failure}`, reason, code: failure });
+    }
+    const token = typeof body?.spec?.token === 'string' ? body.spec.token : '';
+    if (!token) throw badRequest('token is required for TokenReview in authentication');
+    const audiences = Array.isArray(body?.spec?.audiences) ? body.spec.audiences.filter((a): a is string => typeof a === 'string') : undefined;
+    const status = reviewToken(this.tokens, token, audiences, this.now());
+    return reply(201, {
+      kind: 'TokenReview',
+      apiVersion: 'authentication.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec: { token, ...(audiences ? { audiences } : {}) },
+      status,
+    });
   }
 
   private installedTypes(): ResourceType[] {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
 import { DirStateSource } from '../../cluster/state-dir.js';
 import { decideInjection } from '../../injector/decision.js';
@@ -15,11 +15,13 @@ import { UserError } from '../errors.js';
 import { profileFrom } from '../global-options.js';
 import { readInputs } from '../read-inputs.js';
 import { addSettingsOptions, settingsFrom, type SettingsOptionValues } from '../settings-options.js';
+import { DEV_CA_PATH, XDS_CA_ENV, XDS_CA_FLAG, offlineXdsCa } from '../xds-ca.js';
 
 interface InjectOptions extends SettingsOptionValues {
   filename: string[];
   state?: string;
   namespace?: string;
+  xdsCa?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -40,21 +42,33 @@ export function register(program: Command): void {
         'with the sidecar-injection annotation (disabled|no|false), uses hostNetwork, or is already\n' +
         'injected. The MeshConfig (images, resources, log level, egress, exclusion lists) comes from --state;\n' +
         'without it, the defaults apply (egress closed).\n\n' +
+        "The sidecar gets its egress config from meshgate over ADS and verifies the server with meshgate's\n" +
+        `CA: ${XDS_CA_FLAG} FILE, else ${DEV_CA_PATH} (what \`meshgate serve --dev\` creates) when present.\n\n` +
         'Exit status: 0 done (notes and warnings on stderr), 1 a pod was refused (bad annotation),\n' +
         '2 usage error or unreadable input.',
     )
     .option('-f, --filename <FILE|DIR|->', 'file, directory or - for stdin; repeatable', collect, [])
     .option('--state <DIR>', 'cluster state: YAML with the MeshConfig (and Namespaces, ...)')
     .option('-n, --namespace <ns>', 'namespace of objects that name none (default: "default")')
-    .addHelpText('after', '\nExamples:\n  meshgate inject -f curl.yaml | kubectl apply -n curl -f -\n  kubectl get deploy curl -n curl -o yaml | meshgate inject -f - --state examples/state\n');
+    .addOption(new Option(`${XDS_CA_FLAG} <FILE>`, `meshgate's CA certificate (PEM), which the sidecar trusts for the xDS connection (default: ${DEV_CA_PATH} if present)`).env(XDS_CA_ENV))
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        "  kubectl get secret -n osm-system meshgate-webhook-tls -o jsonpath='{.data.ca\\.crt}' | base64 -d > ca.crt\n" +
+        '  meshgate inject -f curl.yaml --xds-ca ca.crt | kubectl apply -n curl -f -\n' +
+        '  kubectl get deploy curl -n curl -o yaml | meshgate inject -f - --state examples/state --xds-ca ca.crt\n',
+    );
   addSettingsOptions(inject);
   inject.action(async (opts: InjectOptions, cmd: Command) => {
     if (opts.filename.length === 0) throw new UserError('inject: give the input with -f FILE|DIR|-');
     const profile = profileFrom(cmd);
-    const settings = settingsFrom(opts);
+    const base = settingsFrom(opts);
+    // The CA is looked for only once a pod is to be injected: documents that need none pass without it.
+    let settings: MeshgateSettings | undefined;
+    const settingsForPods = () => (settings ??= { ...base, xds: { ...base.xds, caPem: offlineXdsCa(opts.xdsCa) } });
     const state = await loadState(profile, opts.state);
     const docs = await readInputs(opts.filename);
-    process.stdout.write(render(transform(docs, (slot, pod) => injectOne(slot, pod, state, settings, opts.namespace))));
+    process.stdout.write(render(transform(docs, (slot, pod) => injectOne(slot, pod, state, settingsForPods, opts.namespace))));
   });
 
   program
@@ -77,12 +91,12 @@ export function register(program: Command): void {
 
 type Step = { pod: unknown; note?: string; warnings?: string[] } | { error: string };
 
-function injectOne(slot: PodSlot, pod: Pod, state: MeshState, settings: MeshgateSettings, nsFlag?: string): Step {
+function injectOne(slot: PodSlot, pod: Pod, state: MeshState, settings: () => MeshgateSettings, nsFlag?: string): Step {
   const namespace = slot.namespace ?? nsFlag ?? 'default';
   const decision = decideInjection({ profile: state.profile, pod, namespace, namespaceInfo: state.namespace(namespace), offline: true });
   if (decision.kind === 'deny') return { error: decision.message };
   if (decision.kind === 'skip') return { pod: slot.pod, note: `not injected: ${decision.reason}` };
-  const result = injectPod(pod, { profile: state.profile, meshConfig: state.meshConfig(), settings, namespace });
+  const result = injectPod(pod, { profile: state.profile, meshConfig: state.meshConfig(), settings: settings(), namespace });
   if (result.kind === 'deny') return { error: result.message };
   return { pod: result.pod, warnings: result.warnings };
 }

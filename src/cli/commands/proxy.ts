@@ -3,10 +3,11 @@ import type { ProxyConfig } from '../../egress/proxy-config.js';
 import { toMultiDocumentYaml } from '../../manifests/yaml-output.js';
 import type { KubeObject } from '../../manifests/types.js';
 import { dns1123LabelErrors, dns1123SubdomainErrors } from '../../policy/dns-names.js';
-import type { Profile } from '../../profile.js';
+import { WEBHOOK_PORT, type Profile } from '../../profile.js';
 import type { MeshgateSettings } from '../../settings.js';
 import type { ClusterStateSource } from '../../cluster/informer-state.js';
 import type { MeshState } from '../../state/mesh-state.js';
+import { PROXY_STATUS_PATH, type ProxyStatusReport } from '../../xds/proxy-status.js';
 import { UserError } from '../errors.js';
 import { profileFrom } from '../global-options.js';
 import { SETTINGS_FLAGS, settingsFrom, type SettingsOptionValues } from '../settings-options.js';
@@ -138,4 +139,76 @@ export function register(program: Command): void {
       if (opts.output === 'yaml') process.stdout.write(toMultiDocumentYaml([config as unknown as KubeObject]));
       else process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
     });
+
+  proxy
+    .command('status')
+    .description(
+      "Lists the proxies connected to a running meshgate serve over ADS (its /debug/proxies endpoint): node, ServiceAccount, " +
+        'connected since, the version acknowledged per type (LDS, RDS, CDS) and the last rejection Envoy reported.',
+    )
+    .option('--url <https://HOST:PORT>', 'the meshgate serve to ask', `https://127.0.0.1:${WEBHOOK_PORT}`)
+    .option('--cacert <file>', "PEM CA that signed meshgate's serving certificate (e.g. .dev-certs/ca.crt)")
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText('after', '\nExamples:\n  meshgate proxy status --cacert .dev-certs/ca.crt\n  kubectl -n osm-system port-forward svc/meshgate 9443 & meshgate proxy status --cacert ca.crt -o json\n')
+    .action(async (opts: { url: string; cacert?: string; output: 'text' | 'json' }) => {
+      const report = await fetchProxyStatus(opts.url, opts.cacert);
+      if (opts.output === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else process.stdout.write(renderProxyStatus(report));
+    });
+}
+
+async function fetchProxyStatus(url: string, cacert: string | undefined): Promise<ProxyStatusReport> {
+  let target: URL;
+  try {
+    target = new URL(PROXY_STATUS_PATH, url);
+  } catch {
+    throw new UserError(`--url ${JSON.stringify(url)}: not a URL: give https://HOST:PORT of meshgate serve`);
+  }
+  if (target.protocol !== 'https:') throw new UserError(`--url ${url}: meshgate serves HTTPS only: give https://HOST:PORT`);
+  let ca: string | undefined;
+  if (cacert) {
+    const { readFileSync } = await import('node:fs');
+    try {
+      ca = readFileSync(cacert, 'utf8');
+    } catch (err) {
+      throw new UserError(`--cacert ${cacert}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  const https = await import('node:https');
+  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = https.get(target, { ...(ca ? { ca } : {}), timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+    req.on('error', reject);
+  }).catch((err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    const hint = /certificate|self.signed|issuer/i.test(message) ? ': pass --cacert with the CA of its serving certificate' : '';
+    throw new UserError(`${target.origin}: ${message}${hint}`, 1);
+  });
+  if (status !== 200) throw new UserError(`${target.href}: HTTP ${status}: ${body.trim()}`, 1);
+  try {
+    return JSON.parse(body) as ProxyStatusReport;
+  } catch {
+    throw new UserError(`${target.href}: the answer is not JSON: is this meshgate serve?`, 1);
+  }
+}
+
+/** A table, one proxy a line; versions shortened to 8 characters, rejections on their own line. */
+export function renderProxyStatus(report: ProxyStatusReport): string {
+  if (report.proxies.length === 0) return 'No proxies connected.\n';
+  const short = (v: string | undefined) => (v === undefined ? '-' : v.length > 8 ? v.slice(0, 8) : v);
+  const rows = [['NODE', 'IDENTITY', 'SINCE', 'LDS', 'RDS', 'CDS', 'REJECTED']];
+  for (const p of report.proxies) {
+    rows.push([p.node, p.identity, p.since, short(p.types.LDS?.ackedVersion), short(p.types.RDS?.ackedVersion), short(p.types.CDS?.ackedVersion), p.lastRejection ? p.lastRejection.type : '-']);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  let out = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  for (const p of report.proxies) {
+    if (p.lastRejection) out += `\n${p.node} (${p.identity}): ${p.lastRejection.type} version ${p.lastRejection.version} rejected at ${p.lastRejection.at}:\n  ${p.lastRejection.message}\n`;
+  }
+  return out;
 }

@@ -9,17 +9,19 @@ import { serviceDnsNames } from '../../certs/generate.js';
 import { DirStateSource } from '../../cluster/state-dir.js';
 import { WEBHOOK_PORT, type Profile } from '../../profile.js';
 import type { StateSource } from '../../state/mesh-state.js';
-import { ensureDevCertificates } from '../../certs/dev-certificates.js';
 import { createWebhookServer, type TlsMaterial } from '../../webhook/server.js';
+import { addXdsOptions, startXds, type XdsOptionValues } from '../../xds/serve-xds.js';
 import { UserError } from '../errors.js';
 import { profileFrom } from '../global-options.js';
 import { addSettingsOptions, settingsFrom, type SettingsOptionValues } from '../settings-options.js';
+import type { MeshgateSettings } from '../../settings.js';
+import { followXdsCa } from '../xds-ca.js';
 
 /** The Service kube-apiserver calls; the development certificate carries its DNS names too. */
 export const WEBHOOK_SERVICE_NAME = 'meshgate';
 export const DEV_CERTS_DIR = '.dev-certs';
 
-interface ServeOptions extends SettingsOptionValues {
+interface ServeOptions extends SettingsOptionValues, XdsOptionValues {
   port: string;
   host: string;
   state?: string;
@@ -63,6 +65,7 @@ export function register(program: Command): void {
         .default('0'),
     );
   addSettingsOptions(cmd);
+  addXdsOptions(cmd);
   cmd.action(async (options: ServeOptions, command: Command) => {
     await serve(options, profileFrom(command));
   });
@@ -154,6 +157,8 @@ async function chooseTls(opts: ServeOptions, profile: Profile, logger: Logger): 
   }
   if (opts.dev) {
     const dnsNames = ['localhost', ...serviceDnsNames(opts.serviceName, profile.controlNamespace)];
+    // Loaded lazily: certificate generation is only needed with --dev.
+    const { ensureDevCertificates } = await import('../../certs/dev-certificates.js');
     const dev = await ensureDevCertificates(DEV_CERTS_DIR, dnsNames);
     return { tls: { cert: dev.cert, key: dev.key }, describe: `CA: ${dev.caPath}`, caPath: dev.caPath };
   }
@@ -193,6 +198,8 @@ async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
   const settings = settingsFrom(opts);
   const logger = pino({ level: opts.logLevel, base: { name: 'meshgate' } });
   const tls = await chooseTls(opts, profile, logger);
+  // Injected sidecars dial this Service for ADS and trust the CA behind `tls` (kept current on rotation).
+  const stopXdsCa = followXdsCa(settings, { serviceName: opts.serviceName, namespace: profile.controlNamespace, source: tls.source, devCaPath: tls.caPath, tlsCertPath: opts.tlsCert, logger });
   const { source, describe: stateDescription, startInBackground } = await chooseSource(opts, profile, logger);
 
   if (!startInBackground) {
@@ -219,8 +226,17 @@ async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
   const unsubscribe = tls.source?.onChange((material) => server.updateTls(material));
   const stopWatching = () => {
     unsubscribe?.();
+    stopXdsCa();
     tls.source?.stop();
   };
+  let xds: Awaited<ReturnType<typeof startXds>>;
+  try {
+    xds = await startXds({ opts, logger, source, settings, tls: tls.tls, certificateSource: tls.source, webhook: server });
+  } catch (err) {
+    await server.close();
+    stopWatching();
+    throw err;
+  }
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -230,6 +246,7 @@ async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
       logger.info({ why }, 'shutting down');
       server.setDraining();
       if (shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, shutdownDelayMs));
+      await xds?.close();
       await server.close();
       stopWatching();
       try {
@@ -253,7 +270,7 @@ async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
     const hint = tls.caPath ? `curl --cacert ${tls.caPath} ${tryUrl}` : `curl --cacert <CA of ${opts.tlsCert}> ${tryUrl}`;
     process.stderr.write(`meshgate serving ${url} (${stateDescription}; ${tls.describe}) — try: ${hint}\n`);
     logger.info(
-      { url, port: address.port, host: opts.host, profile: profile.name, mesh: profile.meshName, state: stateDescription, counts: source.ready() ? source.state.counts() : undefined, settings },
+      { url, port: address.port, host: opts.host, profile: profile.name, mesh: profile.meshName, state: stateDescription, counts: source.ready() ? source.state.counts() : undefined, settings: loggable(settings) },
       'meshgate serving',
     );
 
@@ -269,4 +286,9 @@ async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
       );
     }
   });
+}
+
+/** Settings as the start line logs them: the CA the sidecars trust by size, not as a PEM block. */
+function loggable(settings: MeshgateSettings): object {
+  return { ...settings, xds: { ...settings.xds, caPem: `${settings.xds.caPem.length} bytes` } };
 }

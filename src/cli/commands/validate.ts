@@ -178,7 +178,7 @@ function printText(results: readonly DocumentResult[]): void {
   const printed = new Set<string>();
   for (const r of results) {
     for (const w of r.warnings) {
-      // The same warning for many documents (e.g. "not yet enforced") is said once.
+      // The same warning for many documents (e.g. "namespace not in the mesh") is said once.
       if (printed.has(w)) continue;
       printed.add(w);
       process.stderr.write(`Warning: ${w}\n`);
