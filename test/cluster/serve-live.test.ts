@@ -91,7 +91,8 @@ describe('meshgate serve on live cluster state (bin/meshgate watching the fake A
     caCert = certs.caCert;
     // hermetic: no inherited KUBECONFIG or ~/.kube/config; the fake is reached only through --kubeconfig.
     server = await startServe(
-      ['--kubeconfig', kubeconfig, '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1'],
+      // ADS off: this suite is about admission, and a fixed 15128 would collide with another serve on the machine.
+      ['--kubeconfig', kubeconfig, '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1', '--xds-port', '0'],
       { hermetic: true },
     );
     expect(server.stderr()).to.include('state: live cluster');
