@@ -6,12 +6,9 @@
  * goes direct, and with no outbound listener (egress closed) the app's connection is refused.
  */
 import { expect } from 'chai';
-import jsonpatch from 'fast-json-patch';
-import { mutatePod } from '../../src/injector/index.js';
 import { resolveProfile, meshKeys, PROXY_UID as MESH_PROXY_UID } from '../../src/profile.js';
 import { DEFAULT_SETTINGS, type MeshgateSettings } from '../../src/settings.js';
-import { MeshStore } from '../../src/state/store.js';
-import type { AdmissionInput, JsonPatchOperation } from '../../src/vocabulary/admission.js';
+import { injectCurlPod } from '../support/netns/injection.js';
 import { ADDR, APP_UID, NetnsRig, PROXY_UID, assertRoot, type ConnectResult } from '../support/netns/rig.js';
 
 interface Container {
@@ -21,20 +18,6 @@ interface Container {
 }
 interface PodShape {
   spec: { containers: Container[]; initContainers?: Container[] };
-}
-
-/** The pod of the OSM curl sample Deployment (docs/example/manifests/samples/curl/curl.yaml), as CREATE sends it. */
-function curlPod(): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { generateName: 'curl-54ccc6954c-', labels: { app: 'curl', 'pod-template-hash': '54ccc6954c' } },
-    spec: {
-      serviceAccountName: 'curl',
-      nodeSelector: { 'kubernetes.io/os': 'linux' },
-      containers: [{ name: 'curl', image: 'curlimages/curl', imagePullPolicy: 'IfNotPresent', command: ['/bin/sleep', 'infinity'] }],
-    },
-  };
 }
 
 describe('injected curl pod: osm-init script through the kernel', function () {
@@ -53,35 +36,19 @@ describe('injected curl pod: osm-init script through the kernel', function () {
   let injected: PodShape;
 
   before(async () => {
-    const state = new MeshStore(profile);
-    state.upsert({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: 'curl', labels: { [keys.monitoredBy]: profile.meshName }, annotations: { [keys.sidecarInjection]: 'enabled' } },
-    });
-    state.upsert({
-      apiVersion: `${profile.meshConfig.group}/${profile.meshConfig.version}`,
-      kind: 'MeshConfig',
-      metadata: { name: profile.meshConfig.name, namespace: profile.controlNamespace },
-      spec: { traffic: { enableEgress: false } },
-    });
-    const pod = curlPod();
-    const input: AdmissionInput = {
-      uid: 'b7c1f2a0-0000-4000-8000-000000000001',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      operation: 'CREATE',
-      namespace: 'curl',
-      name: '',
-      object: pod,
-      oldObject: undefined,
-      dryRun: false,
-    };
-    const outcome = mutatePod(input, state, settings);
-    if (outcome.action !== 'patch') throw new Error(`expected a patch, got ${JSON.stringify(outcome)}`);
-    // Through the wire format kube-apiserver sees: base64 of the JSON Patch.
-    const wire = Buffer.from(JSON.stringify(outcome.patch)).toString('base64');
-    const patch = JSON.parse(Buffer.from(wire, 'base64').toString('utf8')) as JsonPatchOperation[];
-    injected = jsonpatch.applyPatch(structuredClone(pod), patch as jsonpatch.Operation[], true, false).newDocument as unknown as PodShape;
+    injected = injectCurlPod<PodShape>('osm', [
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: 'curl', labels: { [keys.monitoredBy]: profile.meshName }, annotations: { [keys.sidecarInjection]: 'enabled' } },
+      },
+      {
+        apiVersion: `${profile.meshConfig.group}/${profile.meshConfig.version}`,
+        kind: 'MeshConfig',
+        metadata: { name: profile.meshConfig.name, namespace: profile.controlNamespace },
+        spec: { traffic: { enableEgress: false } },
+      },
+    ], settings);
     rig = await NetnsRig.create();
   });
   after(async () => rig?.destroy());

@@ -33,11 +33,14 @@ export function curlPod(): Record<string, unknown> {
 
 /**
  * Injects the curl pod in namespace `curl` with the profile's rules against `state` (Namespaces,
- * MeshConfig, ...) and returns the injected init container's command (`/bin/sh -c SCRIPT`).
+ * MeshConfig, ...): the pod as kube-apiserver stores it after applying the patch from the wire.
  */
-export function injectedInitCommand(profileName: ProfileName, state: KubeObject[], settings: MeshgateSettings): string[] {
-  const profile = resolveProfile(profileName);
-  const store = new MeshStore(profile);
+export function injectCurlPod<Pod = { spec: { containers: Container[]; initContainers?: Container[] } }>(
+  profileName: ProfileName,
+  state: KubeObject[],
+  settings: MeshgateSettings,
+): Pod {
+  const store = new MeshStore(resolveProfile(profileName));
   for (const o of state) store.upsert(o);
   const pod = curlPod();
   const input: AdmissionInput = {
@@ -52,11 +55,16 @@ export function injectedInitCommand(profileName: ProfileName, state: KubeObject[
   };
   const outcome = mutatePod(input, store, settings);
   if (outcome.action !== 'patch') throw new Error(`expected the curl pod to be injected, got ${JSON.stringify(outcome)}`);
+  // Through the wire format kube-apiserver sees: base64 of the JSON Patch.
   const wire = Buffer.from(JSON.stringify(outcome.patch)).toString('base64');
   const patch = JSON.parse(Buffer.from(wire, 'base64').toString('utf8')) as JsonPatchOperation[];
-  const injected = jsonpatch.applyPatch(structuredClone(pod), patch as jsonpatch.Operation[], true, false).newDocument as unknown as {
-    spec: { initContainers?: Container[] };
-  };
+  return jsonpatch.applyPatch(structuredClone(pod), patch as jsonpatch.Operation[], true, false).newDocument as unknown as Pod;
+}
+
+/** The injected init container's command (`/bin/sh -c SCRIPT`). */
+export function injectedInitCommand(profileName: ProfileName, state: KubeObject[], settings: MeshgateSettings): string[] {
+  const profile = resolveProfile(profileName);
+  const injected = injectCurlPod(profileName, state, settings);
   const init = injected.spec.initContainers?.find((c) => c.name === profile.initContainerName);
   if (!init?.command) throw new Error(`no ${profile.initContainerName} init container with a command in the injected pod`);
   return init.command;
