@@ -4,8 +4,12 @@
  * and writes JSON. Options: --policies N (default 10000), --duration SECONDS (default 5),
  * --connections N (default 16), --out FILE, --only compile (the egress compiler's figures alone),
  * --only startup (just the time-to-ready figures, in
- * about a minute; written to bench/results/startup.json unless --out says otherwise).
+ * about a minute; written to bench/results/startup.json unless --out says otherwise), --only ads
+ * (the ADS figures alone, bench/ads-bench.ts: --streams N (default 2000), --accounts N (default
+ * 200), --ads-rounds N (default 3), --cpu-prof DIR for the server's CPU profile; written to
+ * bench/results/ads.json).
  */
+import { adsFigures, adsLines } from './ads-bench.js';
 import { compileFigures, compileLines } from './compile-bench.js';
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,11 +32,16 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '16' },
     out: { type: 'string' },
     only: { type: 'string' },
+    streams: { type: 'string', default: '2000' },
+    accounts: { type: 'string', default: '200' },
+    'ads-rounds': { type: 'string', default: '3' },
+    'cpu-prof': { type: 'string' },
   },
 });
-if (args.only !== undefined && args.only !== 'startup' && args.only !== 'compile') {
-  throw new Error(`--only: unknown part ${JSON.stringify(args.only)}: the parts are "startup" and "compile"`);
+if (args.only !== undefined && args.only !== 'startup' && args.only !== 'compile' && args.only !== 'ads') {
+  throw new Error(`--only: unknown part ${JSON.stringify(args.only)}: the parts are "startup", "compile" and "ads"`);
 }
+const ONLY_ADS = args.only === 'ads';
 const ONLY_STARTUP = args.only === 'startup';
 const ONLY_COMPILE = args.only === 'compile';
 const OUT = args.out ?? join(root, args.only ? `bench/results/${args.only}.json` : 'bench/results/latest.json');
@@ -285,6 +294,20 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
+function adsContext(tls: Tls): Parameters<typeof adsFigures>[0] {
+  return {
+    root,
+    tls,
+    policies: POLICIES,
+    streams: Number(args.streams),
+    accounts: Number(args.accounts),
+    rounds: Number(args['ads-rounds']),
+    admissionRps: async (port) => (await load(port, tls, '/validate', validEgress())).rps,
+    ...(args['cpu-prof'] ? { cpuProfDir: resolve(args['cpu-prof']) } : {}),
+    log: (line) => process.stderr.write(`${line}\n`),
+  };
+}
+
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'meshgate-bench-'));
   try {
@@ -298,6 +321,13 @@ async function main(): Promise<void> {
       const compile = compileFigures();
       process.stdout.write(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}\n\n${compileLines(compile).join('\n')}\n`);
       await writeResult({ machine, compile });
+      return;
+    }
+    if (ONLY_ADS) {
+      process.stderr.write(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}; the ADS load process shares the cores with the server\n`);
+      const ads = await adsFigures(adsContext(tls));
+      process.stdout.write(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node} (the load process shares the cores)\n\n${adsLines(ads).join('\n')}\n`);
+      await writeResult({ machine, ads });
       return;
     }
     if (ONLY_STARTUP) {
@@ -381,6 +411,8 @@ async function main(): Promise<void> {
     const startup = await startupFigures(tls, work);
     // The egress compiler, in this process (no server involved).
     const compile = compileFigures();
+    // ADS: streams, pushes and their cost (bench/ads-bench.ts).
+    const ads = await adsFigures(adsContext(tls));
 
     const result = {
       machine,
@@ -391,6 +423,7 @@ async function main(): Promise<void> {
       scale: { policies: POLICIES, rps: mainValidate, rpsAt1000: smallValidate.rps, ratio: mainValidate / smallValidate.rps },
       startup,
       compile,
+      ads,
     };
     printTable(result);
     await writeResult(result);
@@ -435,6 +468,8 @@ function printTable(r: any): void {
   lines.push(...startupLines(r.startup, r.settings.policies));
   lines.push('');
   lines.push(...compileLines(r.compile));
+  lines.push('');
+  lines.push(...adsLines(r.ads));
   process.stdout.write(lines.join('\n') + '\n');
 }
 
