@@ -11,6 +11,11 @@
  *   specs.smi-spec.io/v1alpha4, meshconfigs in config.openservicemesh.io/v1alpha2 and
  *   config.flomesh.io/v1alpha3) and any type passed to `register()`. Discovery (`/api`, `/apis`,
  *   `/api/v1`, `/apis/G/V`, `/version`).
+ * - The service proxy (`/api/v1/namespaces/NS/services/[SCHEME:]NAME[:PORT]/proxy/PATH`), resolved
+ *   as kube-apiserver does (a port number is the Service's port, not its target) against the stored
+ *   Service and the endpoint given to `proxyService()`, forwarding to it: 404 without the Service,
+ *   503 without the port or an endpoint (or when the endpoint is unreachable), 403 when `forbid()`
+ *   names the verb on `services/proxy`.
  * - TokenReview (`POST /apis/authentication.k8s.io/v1/tokenreviews`) for the tokens given to
  *   `issueToken()` (a ServiceAccount JWT) or `addToken()` (any user, audience-unaware), judged as
  *   kube-apiserver judges them (fake-apiserver/token-reviews.ts) at the time `now()` says;
@@ -59,11 +64,13 @@ import {
   type TokenReviewFailure,
 } from './fake-apiserver/token-reviews.js';
 import { matches, parseSelector, type Requirement } from './fake-apiserver/selectors.js';
+import { endpointKey, forwardServiceProxy, resolveServiceProxy, SERVICE_PROXY_PATH } from './fake-apiserver/service-proxy.js';
 import {
   ApiError,
   badRequest,
   conflict,
   forbidden,
+  forbiddenSubresource,
   invalid,
   methodNotAllowed,
   notFound,
@@ -108,7 +115,7 @@ export interface RequestRecord {
 
 export interface ForbidRule {
   verb: Verb | '*';
-  /** Plural resource name, e.g. `namespaces`, `meshconfigs`. */
+  /** Plural resource name, e.g. `namespaces`, `meshconfigs`, or `services/proxy` (the service proxy). */
   resource: string;
   /** API group; omitted matches every group. */
   group?: string;
@@ -149,6 +156,8 @@ export class FakeApiServer {
   /** Tokens TokenReview knows, by token. */
   readonly tokens = new Map<string, FakeToken>();
   private tokenReviewFailure: TokenReviewFailure | undefined;
+  /** Ready endpoints (`scheme://host:port`) by namespace/service/port name, what EndpointSlices would say. */
+  private readonly serviceEndpoints = new Map<string, string>();
   /** The clock token expiry is judged by; tests may replace it. */
   now: () => number;
 
@@ -308,6 +317,19 @@ export class FakeApiServer {
     for (const w of this.watches) (w as OpenWatch & { bookmark?: () => void }).bookmark?.();
   }
 
+  // ---------- service proxy ----------
+
+  /**
+   * The ready endpoint behind a Service's port (by port name), e.g.
+   * `proxyService('osm-system', 'meshgate', 'https-webhook', 'https://127.0.0.1:PORT')`; the service
+   * proxy forwards to it (the Service object itself is created as any other). `undefined` removes
+   * it: no ready endpoint, 503.
+   */
+  proxyService(namespace: string, service: string, portName: string, target: string | undefined): void {
+    if (target === undefined) this.serviceEndpoints.delete(endpointKey(namespace, service, portName));
+    else this.serviceEndpoints.set(endpointKey(namespace, service, portName), target);
+  }
+
   // ---------- TokenReview ----------
 
   /** Issues a ServiceAccount token (a JWT with `exp`) the TokenReview endpoint accepts until it expires. */
@@ -410,6 +432,8 @@ export class FakeApiServer {
     try {
       if (req.headers.authorization !== `Bearer ${TOKEN}`) throw unauthorized();
       if (url.pathname === TOKEN_REVIEW_PATH) return await this.tokenReview(req, res, record, reply);
+      const proxied = SERVICE_PROXY_PATH.exec(url.pathname);
+      if (proxied) return await this.serviceProxy(req, res, record, proxied, url.search);
       const discovery = this.discovery(url.pathname);
       if (discovery !== undefined) {
         record.verb = 'discovery';
@@ -475,6 +499,25 @@ export class FakeApiServer {
       spec: { token, ...(audiences ? { audiences } : {}) },
       status,
     });
+  }
+
+  /** kube-apiserver's service proxy: RBAC on `services/proxy`, ResourceLocation, then the forwarded request. */
+  private async serviceProxy(req: IncomingMessage, res: ServerResponse, record: RequestRecord, m: RegExpExecArray, search: string): Promise<void> {
+    const namespace = decodeURIComponent(m[1]!);
+    const id = decodeURIComponent(m[2]!);
+    const verbs: Record<string, Verb> = { GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+    const verb = verbs[req.method ?? 'GET'];
+    if (!verb) throw methodNotAllowed();
+    const name = id.split(':').length === 3 ? id.split(':')[1]! : id.split(':')[0]!;
+    Object.assign(record, { verb, resource: '/services/proxy', namespace, name });
+    for (const r of this.forbidRules) {
+      if ((r.verb === '*' || r.verb === verb) && r.resource === 'services/proxy' && (r.group === undefined || r.group === '')) {
+        throw forbiddenSubresource('services', 'proxy', verb, this.user, name, namespace);
+      }
+    }
+    const services = this.typeFor('v1', 'Service');
+    const { scheme, target } = resolveServiceProxy(id, namespace, (n) => this.store.get(services, namespace, n), this.serviceEndpoints, services);
+    await forwardServiceProxy(req, res, scheme, target, m[3] ?? '', search, (code) => (record.status = code));
   }
 
   private installedTypes(): ResourceType[] {

@@ -144,17 +144,136 @@ export function register(program: Command): void {
     .command('status')
     .description(
       "Lists the proxies connected to a running meshgate serve over ADS (its /debug/proxies endpoint): node, ServiceAccount, " +
-        'connected since, the version acknowledged per type (LDS, RDS, CDS) and the last rejection Envoy reported.',
+        'connected since, the version acknowledged per type (LDS, RDS, CDS) and the last rejection Envoy reported. Without --url ' +
+        "it asks through the API server's service proxy (the meshgate Service in the control namespace), with the kubeconfig's " +
+        'credentials: that needs RBAC `get` on `services/proxy` in the control namespace for you (not for meshgate).',
     )
-    .option('--url <https://HOST:PORT>', 'the meshgate serve to ask', `https://127.0.0.1:${WEBHOOK_PORT}`)
-    .option('--cacert <file>', "PEM CA that signed meshgate's serving certificate (e.g. .dev-certs/ca.crt)")
+    .option('--url <https://HOST:PORT>', `a meshgate serve to ask directly, e.g. https://127.0.0.1:${WEBHOOK_PORT} (default: through the API server)`)
+    .option('--cacert <file>', "with --url: PEM CA that signed meshgate's serving certificate (e.g. .dev-certs/ca.crt)")
+    .option('--kubeconfig <file>', 'kubeconfig of the cluster meshgate serves (default: KUBECONFIG, ~/.kube/config, then in-cluster credentials)')
+    .addOption(new Option('--service-name <name>', "meshgate's Service in the control namespace, as given to meshgate serve").env('MESHGATE_SERVICE_NAME').default(SERVICE_NAME))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-    .addHelpText('after', '\nExamples:\n  meshgate proxy status --cacert .dev-certs/ca.crt\n  kubectl -n osm-system port-forward svc/meshgate 9443 & meshgate proxy status --cacert ca.crt -o json\n')
-    .action(async (opts: { url: string; cacert?: string; output: 'text' | 'json' }) => {
-      const report = await fetchProxyStatus(opts.url, opts.cacert);
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  meshgate proxy status                                    # through the API server (KUBECONFIG); needs get services/proxy\n' +
+        '  meshgate proxy status --kubeconfig ~/.kube/prod -o json\n' +
+        `  meshgate proxy status --url https://127.0.0.1:${WEBHOOK_PORT} --cacert .dev-certs/ca.crt\n` +
+        `  kubectl -n osm-system port-forward svc/meshgate ${WEBHOOK_PORT}:443 & meshgate proxy status --url https://127.0.0.1:${WEBHOOK_PORT} --cacert ca.crt\n`,
+    )
+    .action(async (opts: ProxyStatusOptions, cmd: Command) => {
+      let report: ProxyStatusReport;
+      if (opts.url !== undefined) {
+        if (opts.kubeconfig !== undefined) throw new UserError('--url and --kubeconfig: give one: --url asks meshgate serve directly, --kubeconfig through the API server');
+        report = await fetchProxyStatus(opts.url, opts.cacert);
+      } else {
+        if (opts.cacert !== undefined) throw new UserError('--cacert goes with --url: through the API server (the default) the kubeconfig\'s CA is used');
+        report = await fetchProxyStatusViaApiServer(profileFrom(cmd).controlNamespace, opts.serviceName, opts.kubeconfig);
+      }
       if (opts.output === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else process.stdout.write(renderProxyStatus(report));
     });
+}
+
+interface ProxyStatusOptions {
+  url?: string;
+  cacert?: string;
+  kubeconfig?: string;
+  serviceName: string;
+  output: 'text' | 'json';
+}
+
+/** serve's --service-name default (commands/serve.ts WEBHOOK_SERVICE_NAME; not imported, to keep this command light). */
+const SERVICE_NAME = 'meshgate';
+/** The Service's https-webhook port (manifests/workload.ts), which targets the serving port 9443. */
+const SERVICE_PORT = 443;
+
+/**
+ * `GET /debug/proxies` of a serving instance through kube-apiserver's service proxy:
+ * `/api/v1/namespaces/NS/services/https:NAME:443/proxy/debug/proxies` (scheme:name:port, the port
+ * being the Service's, not the target's), with the kubeconfig's credentials. Errors of the API
+ * server (a Status) are exit 2 with the fix; the instance's own answers are judged as with --url.
+ */
+async function fetchProxyStatusViaApiServer(namespace: string, serviceName: string, kubeconfig: string | undefined): Promise<ProxyStatusReport> {
+  const { loadKubeConfig, serverOf } = await import('../../cluster/kube-config.js');
+  let kc: import('@kubernetes/client-node').KubeConfig;
+  try {
+    kc = loadKubeConfig(kubeconfig);
+  } catch (err) {
+    throw new UserError(`proxy status: ${oneLine(err)}: or pass --url https://HOST:PORT of meshgate serve`);
+  }
+  const server = serverOf(kc);
+  const service = `${namespace}/${serviceName}`;
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/https:${encodeURIComponent(serviceName)}:${SERVICE_PORT}/proxy${PROXY_STATUS_PATH}`;
+  let target: URL;
+  try {
+    target = new URL(server.replace(/\/+$/, '') + path);
+  } catch {
+    throw new UserError(`kubeconfig server ${JSON.stringify(server)} is not a URL: fix the cluster's server in the kubeconfig`);
+  }
+  const https = await import('node:https');
+  const options: import('node:https').RequestOptions = { method: 'GET', timeout: 10_000, headers: { Accept: 'application/json' } };
+  try {
+    await kc.applyToHTTPSOptions(options);
+  } catch (err) {
+    throw new UserError(`proxy status: kubeconfig credentials: ${oneLine(err)}`);
+  }
+  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = https.request(target, options, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+    req.on('error', reject);
+    req.end();
+  }).catch((err: unknown) => {
+    throw new UserError(`API server ${server} unreachable: ${oneLine(err)}: check that KUBECONFIG or --kubeconfig points at a reachable cluster, or pass --url`);
+  });
+  const apiStatus = kubeStatusOf(body);
+  if (status === 200) {
+    try {
+      return JSON.parse(body) as ProxyStatusReport;
+    } catch {
+      throw new UserError(`Service ${service}: the answer to ${PROXY_STATUS_PATH} is not JSON: is this meshgate serve? (--service-name)`, 1);
+    }
+  }
+  if (!apiStatus) {
+    // meshgate serve answered (the API server passes its answer through), e.g. 404 when ADS is off.
+    throw new UserError(`Service ${service}: ${PROXY_STATUS_PATH}: HTTP ${status}: ${body.trim().split('\n')[0]}`, 1);
+  }
+  const why = apiStatus.message ?? `HTTP ${status}`;
+  switch (status) {
+    case 401:
+      throw new UserError(`API server ${server}: ${why}: the kubeconfig's credentials were refused; log in again or fix --kubeconfig`);
+    case 403:
+      throw new UserError(
+        `API server ${server}: ${why}: you need RBAC get on services/proxy in namespace ${namespace} ` +
+          `(check: kubectl auth can-i get services/proxy -n ${namespace}), or pass --url`,
+      );
+    case 404:
+      throw new UserError(`Service ${service} not found (${why}): is meshgate installed in ${namespace}? (meshgate install; --mesh-namespace, --service-name)`);
+    case 503:
+      if (/no service port/.test(why)) throw new UserError(`Service ${service}: ${why}: the Service has no port ${SERVICE_PORT}; reinstall meshgate (meshgate install)`);
+      if (/error trying to reach service/.test(why)) throw new UserError(`Service ${service}: ${why}: meshgate's pod did not answer; check kubectl -n ${namespace} get pods and its logs`);
+      throw new UserError(`Service ${service}: ${why}: no ready meshgate pod behind it; check kubectl -n ${namespace} get pods,endpoints ${serviceName}`);
+    default:
+      throw new UserError(`API server ${server}: HTTP ${status}: ${why}`);
+  }
+}
+
+/** The metav1.Status kube-apiserver answers its own errors with (the proxied instance sends none). */
+function kubeStatusOf(body: string): { message?: string; reason?: string } | undefined {
+  try {
+    const o = JSON.parse(body) as { kind?: unknown; apiVersion?: unknown; message?: unknown; reason?: unknown };
+    if (o && o.kind === 'Status' && o.apiVersion === 'v1') {
+      return { ...(typeof o.message === 'string' ? { message: o.message } : {}), ...(typeof o.reason === 'string' ? { reason: o.reason } : {}) };
+    }
+  } catch {
+    /* not JSON: not the API server's */
+  }
+  return undefined;
 }
 
 async function fetchProxyStatus(url: string, cacert: string | undefined): Promise<ProxyStatusReport> {

@@ -39,6 +39,7 @@ export const BUILT_IN_TYPES: ResourceType[] = [
   builtIn('', 'v1', 'namespaces', 'Namespace', false),
   builtIn('', 'v1', 'secrets', 'Secret', true),
   builtIn('', 'v1', 'configmaps', 'ConfigMap', true),
+  builtIn('', 'v1', 'services', 'Service', true),
   builtIn('admissionregistration.k8s.io', 'v1', 'validatingwebhookconfigurations', 'ValidatingWebhookConfiguration', false),
   builtIn('admissionregistration.k8s.io', 'v1', 'mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', false),
 ];

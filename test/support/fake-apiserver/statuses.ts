@@ -76,3 +76,15 @@ export const methodNotAllowed = (): ApiError => failure(405, 'MethodNotAllowed',
 /** What a watch sends when its resourceVersion is older than the retained history. */
 export const gone = (rv: string, oldest: number): ApiError =>
   failure(410, 'Expired', `too old resource version: ${rv} (${oldest})`);
+
+/** RBAC denial of a subresource (e.g. `services/proxy`), in the authorizer's words. */
+export function forbiddenSubresource(resource: string, subresource: string, verb: string, user: string, name: string, namespace: string): ApiError {
+  return failure(
+    403,
+    'Forbidden',
+    `${resource} "${name}" is forbidden: User "${user}" cannot ${verb} resource "${resource}/${subresource}" in API group "" in the namespace "${namespace}"`,
+    { name, kind: resource },
+  );
+}
+
+export const serviceUnavailable = (message: string): ApiError => failure(503, 'ServiceUnavailable', message);
