@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { FakeApiServer, type KubeObj } from '../test/support/fake-apiserver.js';
 import type { LoadCommand, LoadEvent, LoadStreamSpec, StreamReceipt } from './ads-load.js';
 import { syntheticObjects } from './synthetic-state.js';
+import { freePort } from '../test/support/free-port.js';
 
 export interface AdsBenchContext {
   root: string;
@@ -102,17 +103,6 @@ async function cpuMs(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 function httpsGet(port: number, ca: string, path: string): Promise<{ status: number; text: string }> {
   return new Promise((res, rej) => {

@@ -23,6 +23,7 @@ import { generateBundle } from '../src/certs/generate.js';
 import type { pacedLoad, PacedResult } from './paced-load.js';
 import { SCENARIOS, validEgress, type Scenario } from './scenarios.js';
 import { writeSyntheticState, writeSyntheticStateYaml } from './synthetic-state.js';
+import { freePort } from '../test/support/free-port.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: args } = parseArgs({
@@ -64,17 +65,6 @@ interface LoadResult {
   non2xx: number;
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 function httpsJson(port: number, tls: Tls, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   return new Promise((res, rej) => {

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { installNames } from '../../src/manifests/names.js';
@@ -9,6 +8,7 @@ import { FakeApiServer } from '../support/fake-apiserver.js';
 import { runCli, startServe, type ServeProcess } from '../support/run-cli.js';
 import { AdsClient, CDS, LDS } from '../xds/ads-client.js';
 import { ensureDescriptors } from '../xds/descriptors.js';
+import { freePort } from '../support/free-port.js';
 
 /**
  * `meshgate proxy status` through the API server's service proxy (--kubeconfig, or KUBECONFIG by
@@ -20,16 +20,6 @@ const NS = 'osm-system';
 const PROXY_PATH = `/api/v1/namespaces/${NS}/services/https:meshgate:443/proxy/debug/proxies`;
 const NODE = { id: 'curl-5f7.curl', cluster: 'curl.curl' };
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 describe('meshgate proxy status through the API server (--kubeconfig)', function () {
   this.timeout(60_000);

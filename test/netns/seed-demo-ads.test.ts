@@ -22,7 +22,6 @@ import { expect } from 'chai';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +41,7 @@ import { curlIn, startUpstreams, type CurlResult, type Upstreams } from '../supp
 import { runCli, startServe, type ServeProcess } from '../support/run-cli.js';
 import { testCertificates } from '../webhook/server-harness.js';
 import { ensureDescriptors } from '../xds/descriptors.js';
+import { freePort } from '../support/free-port.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const CLUSTER_CIDRS = [ADDR.v4.clusterCIDR, ADDR.v6.clusterCIDR];
@@ -100,16 +100,6 @@ function apiPath(apiVersion: string, kind: string, namespace: string | undefined
   return `${base}${namespace ? `/namespaces/${namespace}` : ''}/${plural}${name ? `/${name}` : ''}`;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 function httpsJson(url: string, ca: string, opts: { method?: string; token?: string; body?: unknown; contentType?: string } = {}): Promise<{ status: number; body: unknown }> {
   return new Promise((res, rej) => {

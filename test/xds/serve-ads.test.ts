@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runCli, startServe, type ServeProcess } from '../support/run-cli.js';
 import { AdsClient, CDS, LDS, RDS, resourceNames } from './ads-client.js';
 import { ensureDescriptors } from './descriptors.js';
+import { freePort } from '../support/free-port.js';
 
 /**
  * `meshgate serve` as a process (the compiled CLI: build first) with ADS on, spoken to by the test
@@ -38,16 +38,6 @@ spec:
 `;
 const NODE = { id: 'curl-5f7.curl', cluster: 'curl.curl' };
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 describe('meshgate serve: ADS (process)', function () {
   this.timeout(30_000);
