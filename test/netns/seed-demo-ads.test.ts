@@ -30,7 +30,7 @@ import { parseAllDocuments } from 'yaml';
 import { contentVersion } from '../../src/egress/canonical.js';
 import type { Json } from '../../src/egress/proxy-config.js';
 import type { KubeObject } from '../../src/manifests/types.js';
-import { meshKeys, resolveProfile, type ProfileName } from '../../src/profile.js';
+import type { ProfileName } from '../../src/profile.js';
 import { DEFAULT_SETTINGS, type MeshgateSettings } from '../../src/settings.js';
 import { FakeApiServer } from '../support/fake-apiserver.js';
 import { AdsAgent, contentOf, LDS, type LoadedConfig } from '../support/netns/ads-agent.js';
@@ -42,6 +42,7 @@ import { runCli, startServe, type ServeProcess } from '../support/run-cli.js';
 import { testCertificates } from '../webhook/server-harness.js';
 import { ensureDescriptors } from '../xds/descriptors.js';
 import { freePort } from '../support/free-port.js';
+import { demoBaseState } from '../support/netns/demo-state.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const CLUSTER_CIDRS = [ADDR.v4.clusterCIDR, ADDR.v6.clusterCIDR];
@@ -68,26 +69,6 @@ function parseYaml(file: string): KubeObject[] {
     const o = d.toJS() as KubeObject | null;
     return o ? [o] : [];
   });
-}
-
-/** The cluster before the demo: the enrolled curl namespace, the control namespace, the MeshConfig with egress closed. */
-function baseState(p: ProfileName): KubeObject[] {
-  const profile = resolveProfile(p);
-  const keys = meshKeys(profile);
-  return [
-    {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: 'curl', labels: { 'kubernetes.io/metadata.name': 'curl', [keys.monitoredBy]: profile.meshName }, annotations: { [keys.sidecarInjection]: 'enabled' } },
-    },
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: profile.controlNamespace, labels: { 'kubernetes.io/metadata.name': profile.controlNamespace } } },
-    {
-      apiVersion: `${profile.meshConfig.group}/${profile.meshConfig.version}`,
-      kind: 'MeshConfig',
-      metadata: { name: profile.meshConfig.name, namespace: profile.controlNamespace },
-      spec: { traffic: { enableEgress: false }, featureFlags: { enableEgressPolicy: true } },
-    },
-  ];
 }
 
 const PLURALS: Record<string, string> = { Egress: 'egresses', HTTPRouteGroup: 'httproutegroups', MeshConfig: 'meshconfigs', Namespace: 'namespaces' };
@@ -153,7 +134,7 @@ class AdsSeedDemo {
     ensureDescriptors();
     this.dir = mkdtempSync(join(tmpdir(), 'mg-seed-ads-'));
     const api = (this.api = await FakeApiServer.start());
-    for (const o of baseState(this.profile)) api.create(o as never);
+    for (const o of demoBaseState(this.profile)) api.create(o as never);
     this.kubeconfig = await api.kubeconfig({ dir: this.dir });
     const certs = await testCertificates(0);
     writeFileSync(join(this.dir, 'tls.crt'), certs.cert);
@@ -190,7 +171,7 @@ class AdsSeedDemo {
 
     this.rig = await NetnsRig.create({ extPorts: [8080] });
     this.upstreams = await startUpstreams(this.rig);
-    const command = injectedInitCommand(this.profile, baseState(this.profile), SETTINGS);
+    const command = injectedInitCommand(this.profile, demoBaseState(this.profile), SETTINGS);
     const r = await this.rig.runCommand(command);
     expect(r.code, `injected init container:\n${r.stdout}\n${r.stderr}`).to.equal(0);
     this.standin = await EnvoyStandin.start(this.rig, BOOTSTRAP, PROXY_HOSTS);

@@ -23,13 +23,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { KubeObject } from '../../src/manifests/types.js';
-import { meshKeys, resolveProfile, type ProfileName } from '../../src/profile.js';
+import { resolveProfile, type ProfileName } from '../../src/profile.js';
 import { DEFAULT_SETTINGS, type MeshgateSettings } from '../../src/settings.js';
 import { EnvoyStandin, type ProxyConfig } from '../support/netns/envoy-standin.js';
 import { injectedInitCommand } from '../support/netns/injection.js';
 import { ADDR, NetnsRig, assertRoot } from '../support/netns/rig.js';
 import { curlIn, startUpstreams, timedClient, type CurlResult, type TimedClientResult, type Upstreams } from '../support/netns/upstreams.js';
 import { runCli } from '../support/run-cli.js';
+import { demoBaseState } from '../support/netns/demo-state.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 /** The server-first Egress (not one of the seeds' files): test/support/netns/policies/<profile>/. */
@@ -94,23 +95,7 @@ function baseState(p: ProfileName): KubeObject[] {
       return parseYaml(readFileSync(file, 'utf8'), file);
     });
   }
-  const profile = resolveProfile(p);
-  const keys = meshKeys(profile);
-  return [
-    {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: 'curl', labels: { 'kubernetes.io/metadata.name': 'curl', [keys.monitoredBy]: profile.meshName }, annotations: { [keys.sidecarInjection]: 'enabled' } },
-    },
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: profile.controlNamespace, labels: { 'kubernetes.io/metadata.name': profile.controlNamespace } } },
-    {
-      // As seed 002's first step patches it: Egress policies on, egress passthrough off.
-      apiVersion: `${profile.meshConfig.group}/${profile.meshConfig.version}`,
-      kind: 'MeshConfig',
-      metadata: { name: profile.meshConfig.name, namespace: profile.controlNamespace },
-      spec: { traffic: { enableEgress: false }, featureFlags: { enableEgressPolicy: true } },
-    },
-  ];
+  return demoBaseState(p);
 }
 
 interface Exchange {
