@@ -32,6 +32,28 @@ export interface StreamEnd {
   details: string;
 }
 
+/**
+ * One ADS stream as a sidecar opens it: gRPC over TLS with meshgate's CA, the serving certificate's
+ * name checked, and `authorization: Bearer <token>` when a token is given. Shared by the tests'
+ * client and the network-namespace rig's agent.
+ */
+export function openAdsStream(opts: AdsClientOptions): { client: Client; call: ClientDuplexStream<Uint8Array, Buffer> } {
+  const servername = opts.servername ?? 'localhost';
+  const client = new Client(`${opts.host ?? '127.0.0.1'}:${opts.port}`, credentials.createSsl(Buffer.from(opts.ca)), {
+    'grpc.ssl_target_name_override': servername,
+    'grpc.default_authority': servername,
+  });
+  const md = new Metadata();
+  if (opts.token !== undefined) md.set('authorization', `Bearer ${opts.token}`);
+  const call = client.makeBidiStreamRequest(
+    ADS_METHOD_PATH,
+    (r: Uint8Array) => Buffer.from(r.buffer, r.byteOffset, r.byteLength),
+    (b: Buffer) => b,
+    md,
+  );
+  return { client, call };
+}
+
 export class AdsClient {
   private readonly client: Client;
   private readonly call: ClientDuplexStream<Uint8Array, Buffer>;
@@ -42,18 +64,7 @@ export class AdsClient {
   private endedWith: StreamEnd | undefined;
 
   constructor(opts: AdsClientOptions) {
-    this.client = new Client(`${opts.host ?? '127.0.0.1'}:${opts.port}`, credentials.createSsl(Buffer.from(opts.ca)), {
-      'grpc.ssl_target_name_override': opts.servername ?? 'localhost',
-      'grpc.default_authority': opts.servername ?? 'localhost',
-    });
-    const md = new Metadata();
-    if (opts.token !== undefined) md.set('authorization', `Bearer ${opts.token}`);
-    this.call = this.client.makeBidiStreamRequest(
-      ADS_METHOD_PATH,
-      (r: Uint8Array) => Buffer.from(r.buffer, r.byteOffset, r.byteLength),
-      (b: Buffer) => b,
-      md,
-    );
+    ({ client: this.client, call: this.call } = openAdsStream(opts));
     this.ended = new Promise((resolve) => {
       this.call.on('status', (s: { code: number; details: string }) => {
         this.endedWith = { code: s.code, details: s.details };

@@ -218,17 +218,7 @@ async function fetchProxyStatusViaApiServer(namespace: string, serviceName: stri
   } catch (err) {
     throw new UserError(`proxy status: kubeconfig credentials: ${oneLine(err)}`);
   }
-  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = https.request(target, options, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
-    req.on('error', reject);
-    req.end();
-  }).catch((err: unknown) => {
+  const { status, body } = await httpsGet(https, target, options).catch((err: unknown) => {
     throw new UserError(`API server ${server} unreachable: ${oneLine(err)}: check that KUBECONFIG or --kubeconfig points at a reachable cluster, or pass --url`);
   });
   const apiStatus = kubeStatusOf(body);
@@ -294,16 +284,7 @@ async function fetchProxyStatus(url: string, cacert: string | undefined): Promis
     }
   }
   const https = await import('node:https');
-  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = https.get(target, { ...(ca ? { ca } : {}), timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
-    req.on('error', reject);
-  }).catch((err: unknown) => {
+  const { status, body } = await httpsGet(https, target, { ...(ca ? { ca } : {}), timeout: 10_000 }).catch((err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
     const hint = /certificate|self.signed|issuer/i.test(message) ? ': pass --cacert with the CA of its serving certificate' : '';
     throw new UserError(`${target.origin}: ${message}${hint}`, 1);
@@ -330,4 +311,18 @@ export function renderProxyStatus(report: ProxyStatusReport): string {
     if (p.lastRejection) out += `\n${p.node} (${p.identity}): ${p.lastRejection.type} version ${p.lastRejection.version} rejected at ${p.lastRejection.at}:\n  ${p.lastRejection.message}\n`;
   }
   return out;
+}
+
+/** One GET with a 10 s answer limit: the status and the body as text. */
+function httpsGet(https: typeof import('node:https'), target: URL, options: import('node:https').RequestOptions): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(target, options, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+    req.on('error', reject);
+  });
 }

@@ -20,13 +20,12 @@
  * `waitFor(predicate)` waits until the stand-in runs a config for which the predicate holds (no
  * fixed sleeps); every load and refusal is kept in `history` for failure messages.
  */
-import { Client, credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
+import type { Client, ClientDuplexStream } from '@grpc/grpc-js';
 import { create, toJson } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
-import { ADS_METHOD_PATH } from '../../../src/xds/ads-server.js';
 import type { DecodedResponse, DiscoveryRequestInit } from '../../../src/xds/envoy-types.js';
 import { TYPE_URLS } from '../../../src/xds/stream-protocol.js';
-import { clientTypes } from '../../xds/ads-client.js';
+import { clientTypes, openAdsStream } from '../../xds/ads-client.js';
 import type { ProxyConfig, ReloadResult } from './envoy-standin.js';
 
 export const LDS = TYPE_URLS.listener;
@@ -110,19 +109,7 @@ export class AdsAgent {
   private readonly t0 = Date.now();
 
   constructor(private readonly opts: AdsAgentOptions) {
-    const servername = opts.servername ?? 'localhost';
-    this.client = new Client(`${opts.host ?? '127.0.0.1'}:${opts.port}`, credentials.createSsl(Buffer.from(opts.ca)), {
-      'grpc.ssl_target_name_override': servername,
-      'grpc.default_authority': servername,
-    });
-    const md = new Metadata();
-    if (opts.token !== undefined) md.set('authorization', `Bearer ${opts.token}`);
-    this.call = this.client.makeBidiStreamRequest(
-      ADS_METHOD_PATH,
-      (r: Uint8Array) => Buffer.from(r.buffer, r.byteOffset, r.byteLength),
-      (b: Buffer) => b,
-      md,
-    );
+    ({ client: this.client, call: this.call } = openAdsStream(opts));
     this.ended = new Promise((resolve) => {
       this.call.on('status', (s: { code: number; details: string }) => {
         this.endedWith = { code: s.code, details: s.details };
