@@ -49,6 +49,8 @@ export function register(program: Command): void {
           'Namespaces and the MeshConfig found in the inputs or in --state count as existing, and Egress policies in the ' +
           'inputs are checked against each other (and against those in --state) for server-first port conflicts, ' +
           'whatever their order.',
+        "Strict, as kubectl's field validation: an unknown metadata field is an error, and so is a kind or API group one " +
+          'edit away from one meshgate validates (Egres, policy.openservicemesh.oi), with the name meant.',
         'Exit status: 0 all valid (warnings go to stderr), 1 something is invalid, 2 usage error or unreadable input.',
       ].join('\n\n'),
     )
