@@ -1,10 +1,13 @@
 import { checkPodBypass } from './injector/index.js';
-import { rulesFor } from './policy/index.js';
+import { rulesFor, VALIDATED_KINDS } from './policy/index.js';
 import type { MeshState } from './state/mesh-state.js';
 import type { MeshgateSettings } from './settings.js';
 import type { AdmissionInput, GroupVersionKind, ValidationOutcome } from './vocabulary/admission.js';
 
 type Check = (input: AdmissionInput, state: MeshState, settings: MeshgateSettings) => ValidationOutcome;
+
+/** Every group and kind checkFor has a check for: the object rules' and the core group's Pod. */
+export const CHECKED_KINDS: readonly { group: string; kind: string }[] = [...VALIDATED_KINDS, { group: '', kind: 'Pod' }];
 
 /**
  * What the validating webhook and `meshgate validate` run for a kind: the object rules of policy/

@@ -4,11 +4,9 @@ import { lstatSync } from 'node:fs';
 import { enableCompileCache } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MESHGATE_VERSION } from '../version.js';
 import { UserError } from './errors.js';
 import { addGlobalOptions } from './global-options.js';
-
-type Register = (program: Command) => void;
+import { buildProgram, COMMAND_MODULES, type Register } from './program.js';
 
 /**
  * Node's compile cache (V8 code cache of every module loaded from here on: the command's modules
@@ -32,23 +30,6 @@ function useCompileCache(): void {
 }
 useCompileCache();
 
-/**
- * Command modules by the command names they register. Only the module of the command being run is
- * loaded (the serve and cluster commands pull in express and the Kubernetes client), so start-up
- * stays fast; `meshgate --help` loads them all to list them.
- */
-const COMMAND_MODULES: Record<string, () => Promise<{ register: Register }>> = {
-  serve: () => import('./commands/serve.js'),
-  validate: () => import('./commands/validate.js'),
-  inject: () => import('./commands/inject.js'),
-  uninject: () => import('./commands/inject.js'),
-  namespace: () => import('./commands/namespace.js'),
-  ns: () => import('./commands/namespace.js'),
-  egress: () => import('./commands/egress.js'),
-  proxy: () => import('./commands/proxy.js'),
-  install: () => import('./commands/install.js'),
-};
-
 /** The command word: the first argument that is neither an option nor the value of a global option (`--mesh-namespace egress validate`). */
 function commandName(args: string[]): string | undefined {
   const takesValue = new Set(addGlobalOptions(new Command()).options.filter((o) => o.required || o.optional).map((o) => o.long));
@@ -66,20 +47,6 @@ async function loadRegistrations(argv: string[]): Promise<Register[]> {
   const loaders = named && Object.hasOwn(COMMAND_MODULES, named) ? [COMMAND_MODULES[named]!] : [...new Set(Object.values(COMMAND_MODULES))];
   const modules = await Promise.all(loaders.map((load) => load()));
   return [...new Set(modules.map((m) => m.register))];
-}
-
-
-export function buildProgram(registrations: Register[]): Command {
-  const program = new Command('meshgate')
-    .description('Admission control for service-mesh egress: validates Egress policies, injects the egress proxy sidecar.')
-    .version(MESHGATE_VERSION)
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  addGlobalOptions(program);
-  for (const register of registrations) register(program);
-  // Subcommands inherit exitOverride so usage errors come back here as CommanderError.
-  for (const c of program.commands) c.exitOverride();
-  return program;
 }
 
 export async function main(argv: string[]): Promise<number> {

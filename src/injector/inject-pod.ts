@@ -20,6 +20,11 @@ export interface InjectContext {
   settings: MeshgateSettings;
   /** The pod's namespace (from the request, or the CLI's --namespace). */
   namespace: string;
+  /**
+   * Offline (`meshgate inject`): the kind of the workload whose pod template this is (`Job`,
+   * `CronJob`, `Deployment`...). The webhook leaves it unset and reads the pod's ownerReferences.
+   */
+  templateOf?: string;
 }
 
 export type InjectResult = { kind: 'injected'; pod: Pod; warnings: string[] } | { kind: 'deny'; message: string };
@@ -114,7 +119,32 @@ export function planInjection(pod: Pod, ctx: InjectContext): { ok: true; plan: I
       `classic sidecar mode: init containers (${shown}) run before ${profile.initContainerName} intercepts traffic, so their egress bypasses the proxy; set ${MESHGATE_ANNOTATIONS.sidecarMode}: native (Kubernetes >= 1.29)`,
     );
   }
+  const job = batchWorkloadOf(pod, ctx.templateOf);
+  if (mode.value === 'classic' && job) {
+    warnings.push(
+      `classic sidecar mode: the ${SIDECAR_NAME} sidecar never exits, so this ${job}'s pods never complete; use native sidecar mode (Kubernetes >= 1.29): ` +
+        `annotate the pod template ${MESHGATE_ANNOTATIONS.sidecarMode}: native, or use ${ctx.templateOf === undefined ? 'meshgate serve --sidecar-mode native' : 'meshgate inject --sidecar-mode native'}`,
+    );
+  }
   return { ok: true, plan: { mode: mode.value, interception, initContainer, sidecar, volume: TOKEN_VOLUME, warnings } };
+}
+
+/**
+ * `Job` or `CronJob` when the pod runs to completion for one: offline, the kind whose template it
+ * is; at admission, a batch Job among its owners (the Job controller sets it; a CronJob's pods are
+ * owned by the Jobs it creates). A classic sidecar keeps such a pod running after its own
+ * containers are done, so the Job never completes; a native sidecar is stopped by the kubelet.
+ */
+function batchWorkloadOf(pod: Pod, templateOf: string | undefined): 'Job' | 'CronJob' | undefined {
+  if (templateOf === 'Job' || templateOf === 'CronJob') return templateOf;
+  if (templateOf !== undefined) return undefined;
+  const owners = pod.metadata?.ownerReferences;
+  if (!Array.isArray(owners)) return undefined;
+  const ownedByJob = owners.some((o: unknown) => {
+    const r = o !== null && typeof o === 'object' ? (o as Record<string, unknown>) : undefined;
+    return r?.kind === 'Job' && typeof r.apiVersion === 'string' && r.apiVersion.startsWith('batch/');
+  });
+  return ownedByJob ? 'Job' : undefined;
 }
 
 /**

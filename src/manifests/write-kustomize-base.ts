@@ -3,14 +3,15 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { defaultInstallOptions } from './defaults.js';
-import { renderInstall } from './render-install.js';
+import { renderCrds, renderInstall } from './render-install.js';
 import type { KubeObject } from './types.js';
 import { toMultiDocumentYaml } from './yaml-output.js';
 
 /**
  * The `manifests/` kustomize base, generated from the same builders as `meshgate install` (default
- * osm profile, self-managed certificates) so the two cannot drift. test/manifests checks the
- * checked-in files; regenerate with:
+ * osm profile, self-managed certificates) so the two cannot drift, and beside it in `manifests/crds/`
+ * the CRDs' own base (`meshgate install --crds`), applied first and kept when the main base is
+ * deleted. test/manifests checks the checked-in files; regenerate with:
  *   UPDATE_MANIFESTS=1 npx mocha test/manifests/kustomize-base.test.ts
  * or: npx tsx src/manifests/write-kustomize-base.ts [DIR]
  */
@@ -58,9 +59,22 @@ export function renderKustomizeBase(objects: readonly KubeObject[] = renderInsta
   return files;
 }
 
-/** Writes the base into `dir`, removing YAML files it no longer renders. */
+/** The directory of the CRDs' base, inside the main base's directory (which does not list it). */
+export const CRDS_BASE_DIR = 'crds';
+
+/** The CRDs' kustomize base (`manifests/crds/`): what `meshgate install --crds` prints. */
+export function renderCrdsKustomizeBase(): Map<string, string> {
+  return renderKustomizeBase(renderCrds(defaultInstallOptions()));
+}
+
+/** Writes the main base into `dir` and the CRDs' base into `dir/crds`, removing YAML files they no longer render. */
 export function writeKustomizeBase(dir: string): string[] {
-  const files = renderKustomizeBase();
+  const written = writeFiles(dir, renderKustomizeBase());
+  const crds = writeFiles(path.join(dir, CRDS_BASE_DIR), renderCrdsKustomizeBase());
+  return [...written, ...crds.map((f) => `${CRDS_BASE_DIR}/${f}`)];
+}
+
+function writeFiles(dir: string, files: Map<string, string>): string[] {
   mkdirSync(dir, { recursive: true });
   for (const existing of readdirSync(dir)) {
     if (existing.endsWith('.yaml') && !files.has(existing)) rmSync(path.join(dir, existing));

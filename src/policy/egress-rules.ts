@@ -8,7 +8,7 @@ import { dns1123LabelErrors, dns1123SubdomainErrors } from './dns-names.js';
 import { egressSchema } from './egress-schema.js';
 import { fieldError, quote, type FieldError } from '../vocabulary/field-errors.js';
 import { hostErrors } from './hosts.js';
-import { cleanWarning, meshConfigEgressWarnings, namespaceMembershipWarning } from './mesh-warnings.js';
+import { cleanWarning, controlNamespaceWarnings, meshConfigEgressWarnings, namespaceMembershipWarning } from './mesh-warnings.js';
 import { objectMetaErrors } from './object-meta.js';
 import { asArray, asRecord, isInt, isString, type RawRecord } from './raw-values.js';
 import { serverFirstAcrossPolicies, serverFirstWithinPolicy, type PortEntry } from './server-first.js';
@@ -59,6 +59,7 @@ export function validateEgress(input: AdmissionInput, state: MeshState): Validat
     const w = ns ? namespaceMembershipWarning(state, ns) : undefined;
     if (w) warnings.push(w);
   }
+  warnings.push(...controlNamespaceWarnings(state, namespace, sources.map((s) => s.namespace)));
   warnings.push(...meshConfigEgressWarnings(state));
   // Said only of a policy that will be stored, so a denial's output stays about the errors.
   return { errors, warnings: warnings.map(cleanWarning) };

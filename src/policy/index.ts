@@ -12,6 +12,13 @@ const POLICY_GROUPS: readonly string[] = EGRESS_GROUPS;
 
 type Rules = (input: AdmissionInput, state: MeshState, settings: MeshgateSettings) => ValidationOutcome;
 
+/** Every group and kind the object rules check (rulesFor answers for exactly these). */
+export const VALIDATED_KINDS: readonly { group: string; kind: string }[] = [
+  ...POLICY_GROUPS.map((group) => ({ group, kind: 'Egress' })),
+  { group: SMI_SPECS_GROUP, kind: 'HTTPRouteGroup' },
+  ...MESH_CONFIG_GROUPS.map((group) => ({ group, kind: 'MeshConfig' })),
+];
+
 /** The object rules for a kind (Pods are the injector's pod guard: see validate-admission.ts), or undefined. */
 export function rulesFor(gvk: GroupVersionKind): Rules | undefined {
   switch (gvk.kind) {

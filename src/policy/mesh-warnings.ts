@@ -6,8 +6,35 @@ import type { MeshState } from '../state/mesh-state.js';
  * do what its author expects. Short, one line each.
  */
 
-/** Namespace not enrolled in this mesh, or ignored; silent when the state does not know it. */
+/**
+ * A policy, or a source, in the control namespace: `meshgate namespace add` refuses that namespace
+ * and nothing there is ever injected, so the membership warning's usual fix does not apply.
+ * meshgate applies an Egress to its sources' sidecars wherever the policy lives (the source index),
+ * and looks up its route groups in the policy's own namespace.
+ */
+export function controlNamespaceWarnings(state: MeshState, namespace: string, sourceNamespaces: readonly string[]): string[] {
+  const control = state.profile.controlNamespace;
+  const mesh = state.profile.meshName;
+  const out: string[] = [];
+  if (namespace === control) {
+    const app = sourceNamespaces.find((ns) => ns !== control);
+    out.push(
+      `Egress in namespace "${control}", the control namespace of mesh "${mesh}", which never joins the mesh; it still applies to its sources, ` +
+        `but move it beside the workloads it allows, to an application namespace${app ? ` (e.g. "${app}")` : ''}`,
+    );
+  }
+  if (sourceNamespaces.includes(control)) {
+    out.push(
+      `a source is in namespace "${control}", the control namespace of mesh "${mesh}": pods there never get a sidecar, so the policy allows them nothing; ` +
+        'name ServiceAccounts of an application namespace in the mesh (meshgate namespace add NAMESPACE)',
+    );
+  }
+  return out;
+}
+
+/** Namespace not enrolled in this mesh, or ignored; silent when the state does not know it or it is the control namespace. */
 export function namespaceMembershipWarning(state: MeshState, namespace: string): string | undefined {
+  if (namespace === state.profile.controlNamespace) return undefined;
   const ns = state.namespace(namespace);
   if (!ns) return undefined;
   const keys = meshKeys(state.profile);

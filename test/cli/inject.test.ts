@@ -138,6 +138,25 @@ spec:
     expect(sts).to.deep.equal(original[2]);
     expect(cm).to.deep.equal(original[3]);
     expect(r.stderr).to.include('StatefulSet db').and.include('not injected');
+    // Classic mode: the CronJob's pods would never complete, and stderr says what to use instead.
+    expect(r.stderr).to.include(
+      "Warning: -: document 2 (CronJob nightly): classic sidecar mode: the envoy sidecar never exits, so this CronJob's pods never complete; " +
+        'use native sidecar mode (Kubernetes >= 1.29): annotate the pod template meshgate.io/sidecar-mode: native, or use meshgate inject --sidecar-mode native\n',
+    );
+    const native = await inject(['-f', '-', '--sidecar-mode', 'native'], { input: WORKLOADS });
+    expect(native.code, native.stderr).to.equal(0);
+    expect(native.stderr).to.not.include('Warning');
+  });
+
+  it('refuses an unknown metadata field (exit 1), as kubectl\'s strict field validation would, with the field meant', async () => {
+    const typo = WORKLOADS.replace('  name: lone\n  namespace: apps', '  name: lone\n  namespac: apps');
+    const r = await inject(['-f', '-'], { input: typo });
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.equal('');
+    expect(r.stderr).to.equal('meshgate: -: document 1 (Pod lone): metadata.namespac: Forbidden: unknown field; did you mean "namespace"?\n');
+    const un = await runCli(['uninject', '-f', '-'], { input: typo });
+    expect(un.code).to.equal(1);
+    expect(un.stderr).to.include('metadata.namespac');
   });
 
   it('uninject undoes inject exactly, and inject of injected output changes nothing', async () => {

@@ -232,6 +232,66 @@ ${egressYaml('mysql-upper', 3306, 'TCP-Server-First')}`;
     }
   });
 
+  describe('strict, as a CI gate: typos fail instead of passing', () => {
+    const docs = (text: string) => parseDocuments('x.yaml', text);
+    const causes = (text: string) => validateDocuments(OSM, docs(text), [], 'default').map((r) => [r.result, r.errors.map(renderFieldError)]);
+    const egress = (head: string, meta = 'name: p\n  namespace: curl') =>
+      `${head}\nmetadata:\n  ${meta}\nspec:\n  sources: [{kind: ServiceAccount, name: curl, namespace: curl}]\n  ports: [{number: 443, protocol: tcp}]\n`;
+    const OK = 'apiVersion: policy.openservicemesh.io/v1alpha1\nkind: Egress';
+
+    it('an unknown metadata field is an error naming the path, with the ObjectMeta field one edit away', () => {
+      expect(causes(egress(OK, 'name: p\n  namespac: curl'))).to.deep.equal([
+        ['invalid', ['metadata.namespac: Forbidden: unknown field; did you mean "namespace"?']],
+      ]);
+      expect(causes(egress(OK, 'name: p\n  Labels: {a: b}\n  lables: {a: b}\n  colour: red'))).to.deep.equal([
+        ['invalid', ['metadata.Labels: Forbidden: unknown field; did you mean "labels"?', 'metadata.lables: Forbidden: unknown field; did you mean "labels"?', 'metadata.colour: Forbidden: unknown field (ObjectMeta has no such field)']],
+      ]);
+      // Every kind's metadata is ObjectMeta: a ConfigMap with a typo is not skipped either.
+      expect(causes('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespac: curl}\n')).to.deep.equal([
+        ['invalid', ['metadata.namespac: Forbidden: unknown field; did you mean "namespace"?']],
+      ]);
+      // What `kubectl get -o yaml` prints is all ObjectMeta.
+      const fromCluster = 'name: p\n  namespace: curl\n  uid: u\n  resourceVersion: "1"\n  generation: 1\n  creationTimestamp: "2026-01-01T00:00:00Z"\n  managedFields: []\n  finalizers: []\n  ownerReferences: []\n  annotations: {a: b}';
+      expect(causes(egress(OK, fromCluster))).to.deep.equal([['valid', []]]);
+    });
+
+    it('a kind or API group one edit from one meshgate validates is an error with "did you mean"', () => {
+      expect(causes(egress('apiVersion: policy.openservicemesh.io/v1alpha1\nkind: Egres'))).to.deep.equal([
+        ['invalid', ['kind: Invalid value: "Egres": meshgate validates no kind "Egres" in policy.openservicemesh.io; did you mean "Egress"?']],
+      ]);
+      expect(causes(egress('apiVersion: policy.openservicemesh.io/v1alpha1\nkind: egress'))[0]![0]).to.equal('invalid');
+      expect(causes(egress('apiVersion: policy.openservicemesh.oi/v1alpha1\nkind: Egress'))).to.deep.equal([
+        [
+          'invalid',
+          ['apiVersion: Invalid value: "policy.openservicemesh.oi/v1alpha1": meshgate knows no API group "policy.openservicemesh.oi" for kind Egress; did you mean "policy.openservicemesh.io/v1alpha1"?'],
+        ],
+      ]);
+      // Both wrong at once: both said.
+      expect(causes(egress('apiVersion: policy.flomesh.oi/v1alpha1\nkind: Egerss'))[0]![1]).to.have.length(2);
+      expect(causes('apiVersion: specs.smi-spec.io/v1alpha4\nkind: HTTPRoutGroup\nmetadata: {name: r}\n')[0]![1]).to.deep.equal([
+        'kind: Invalid value: "HTTPRoutGroup": meshgate validates no kind "HTTPRoutGroup" in specs.smi-spec.io; did you mean "HTTPRouteGroup"?',
+      ]);
+      expect(causes('apiVersion: v1\nkind: Pdo\nmetadata: {name: p}\nspec: {containers: [{name: a}]}\n')[0]![1]).to.deep.equal([
+        'kind: Invalid value: "Pdo": meshgate validates no kind "Pdo" in the core group; did you mean "Pod"?',
+      ]);
+    });
+
+    it('kinds far from meshgate\'s, and its kinds in far-off groups, are still skipped', () => {
+      for (const head of ['apiVersion: v1\nkind: ConfigMap', 'apiVersion: v1\nkind: Service', 'apiVersion: apps/v1\nkind: Deployment', 'apiVersion: example.com/v1\nkind: Egress', 'apiVersion: v1\nkind: Egress']) {
+        expect(causes(`${head}\nmetadata: {name: x}\n`), head).to.deep.equal([['skipped', []]]);
+      }
+    });
+
+    it('the built CLI exits 1 on a metadata typo and says where a skipped kind\'s group is', () => {
+      const r = meshgate(['validate', '-f', '-'], egress(OK, 'name: p\n  namespac: curl') + '---\napiVersion: example.com/v1\nkind: Egress\nmetadata: {name: x}\n');
+      expect(r.status).to.equal(1);
+      expect(r.stdout).to.equal(
+        'egress.policy.openservicemesh.io/p (-#1): invalid\nThe Egress "p" is invalid:\n* metadata.namespac: Forbidden: unknown field; did you mean "namespace"?\n' +
+          'egress.example.com/x (-#2): skipped (meshgate has no rules for Egress in example.com/v1)\n',
+      );
+    });
+  });
+
   it('has help text naming the inputs, --state and the exit codes', () => {
     const r = meshgate(['validate', '--help']);
     expect(r.status).to.equal(0);

@@ -136,6 +136,40 @@ describe('injector: injected pods (SPEC §5)', () => {
       expectValidPod(result);
     });
 
+    it("classic: a Job's pod (owned by a batch Job) is warned that it will never complete, naming native mode's settings", () => {
+      const jobPod = (): Json => {
+        const p = curlPod() as Json;
+        p.metadata.ownerReferences = [{ apiVersion: 'batch/v1', kind: 'Job', name: 'nightly-29000000', uid: 'u', controller: true, blockOwnerDeletion: true }];
+        return p;
+      };
+      const { warnings } = injectVia(jobPod());
+      expect(warnings).to.deep.equal([
+        "classic sidecar mode: the envoy sidecar never exits, so this Job's pods never complete; use native sidecar mode (Kubernetes >= 1.29): " +
+          'annotate the pod template meshgate.io/sidecar-mode: native, or use meshgate serve --sidecar-mode native',
+      ]);
+      expect(warnings[0]!.length).to.be.at.most(256);
+      // Native (mesh-wide or by annotation): the kubelet stops the sidecar, no warning.
+      expect(injectVia(jobPod(), curlMesh(), { ...SETTINGS, sidecarMode: 'native' }).warnings).to.deep.equal([]);
+      const annotated = jobPod();
+      annotated.metadata.annotations = { 'meshgate.io/sidecar-mode': 'native' };
+      expect(injectVia(annotated).warnings).to.deep.equal([]);
+      // A ReplicaSet's pod, or a "Job" of another API group, is no batch Job.
+      const rs = curlPod() as Json;
+      rs.metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'curl-54ccc6954c', uid: 'u', controller: true }];
+      expect(injectVia(rs).warnings).to.deep.equal([]);
+      const other = curlPod() as Json;
+      other.metadata.ownerReferences = [{ apiVersion: 'example.com/v1', kind: 'Job', name: 'j', uid: 'u' }];
+      expect(injectVia(other).warnings).to.deep.equal([]);
+      // Offline: the template's kind says it, and the hint names `meshgate inject`.
+      const offline = injectPod(curlPod() as Pod, { profile: profileOf('osm'), meshConfig: undefined, settings: SETTINGS, namespace: 'curl', templateOf: 'CronJob' });
+      expect(offline.kind === 'injected' && offline.warnings).to.deep.equal([
+        "classic sidecar mode: the envoy sidecar never exits, so this CronJob's pods never complete; use native sidecar mode (Kubernetes >= 1.29): " +
+          'annotate the pod template meshgate.io/sidecar-mode: native, or use meshgate inject --sidecar-mode native',
+      ]);
+      const deployment = injectPod(jobPod() as Pod, { profile: profileOf('osm'), meshConfig: undefined, settings: SETTINGS, namespace: 'curl', templateOf: 'Deployment' });
+      expect(deployment.kind === 'injected' && deployment.warnings).to.deep.equal([]);
+    });
+
     it('per-pod annotation meshgate.io/sidecar-mode overrides the mesh-wide mode both ways', () => {
       const native = podWithInit();
       native.metadata.annotations = { 'meshgate.io/sidecar-mode': 'Native' };

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { defaultInstallOptions } from '../../src/manifests/defaults.js';
-import { renderInstall } from '../../src/manifests/render-install.js';
-import { renderKustomizeBase, writeKustomizeBase } from '../../src/manifests/write-kustomize-base.js';
+import { renderCrds, renderInstall } from '../../src/manifests/render-install.js';
+import { CRDS_BASE_DIR, renderCrdsKustomizeBase, renderKustomizeBase, writeKustomizeBase } from '../../src/manifests/write-kustomize-base.js';
 
 const MANIFESTS = fileURLToPath(new URL('../../manifests/', import.meta.url));
 
@@ -25,24 +25,46 @@ function renderKustomizationByHand(dir: string): unknown[] {
   return k.resources.flatMap((f) => parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS()).filter(Boolean));
 }
 
-describe('manifests/ kustomize base', () => {
-  it('is what the builders render (UPDATE_MANIFESTS=1 to regenerate)', () => {
-    if (process.env.UPDATE_MANIFESTS === '1') writeKustomizeBase(MANIFESTS);
-    const expected = renderKustomizeBase();
-    const present = readdirSync(MANIFESTS).filter((f) => f.endsWith('.yaml')).sort();
-    expect(present, 'files in manifests/').to.deep.equal([...expected.keys()].sort());
-    for (const [file, content] of expected) {
-      expect(readFileSync(path.join(MANIFESTS, file), 'utf8'), `manifests/${file} is stale: run UPDATE_MANIFESTS=1 npx mocha test/manifests/kustomize-base.test.ts`).to.equal(content);
-    }
-  });
+/** The two bases: the main install in manifests/, the CRDs (applied first, kept on uninstall) in manifests/crds/. */
+const BASES = [
+  { dir: MANIFESTS, name: 'manifests/', render: renderKustomizeBase, objects: () => renderInstall(defaultInstallOptions()), command: '`meshgate install`' },
+  {
+    dir: path.join(MANIFESTS, CRDS_BASE_DIR),
+    name: `manifests/${CRDS_BASE_DIR}/`,
+    render: renderCrdsKustomizeBase,
+    objects: () => renderCrds(defaultInstallOptions()),
+    command: '`meshgate install --crds`',
+  },
+];
 
-  it('kustomize yields the same objects, in the same order, as `meshgate install`', () => {
-    const expected = JSON.parse(JSON.stringify(renderInstall(defaultInstallOptions())));
-    const kubectl = findKubectl();
-    // kubectl ships kustomize; without it (a machine without kubectl) the base is read as kustomize would read it.
-    const rendered = kubectl
-      ? parseAllDocuments(execFileSync(kubectl, ['kustomize', MANIFESTS], { encoding: 'utf8', timeout: 20_000 })).map((d) => d.toJS())
-      : renderKustomizationByHand(MANIFESTS);
-    expect(rendered).to.deep.equal(expected);
+describe('manifests/ kustomize bases (the install, and the CRDs in manifests/crds/)', () => {
+  if (process.env.UPDATE_MANIFESTS === '1') before(() => writeKustomizeBase(MANIFESTS));
+
+  for (const base of BASES) {
+    it(`${base.name} is what the builders render (UPDATE_MANIFESTS=1 to regenerate)`, () => {
+      const expected = base.render();
+      const present = readdirSync(base.dir).filter((f) => f.endsWith('.yaml')).sort();
+      expect(present, `files in ${base.name}`).to.deep.equal([...expected.keys()].sort());
+      for (const [file, content] of expected) {
+        expect(readFileSync(path.join(base.dir, file), 'utf8'), `${base.name}${file} is stale: run UPDATE_MANIFESTS=1 npx mocha test/manifests/kustomize-base.test.ts`).to.equal(content);
+      }
+    });
+
+    it(`kustomize yields from ${base.name} the same objects, in the same order, as ${base.command}`, () => {
+      const expected = JSON.parse(JSON.stringify(base.objects()));
+      const kubectl = findKubectl();
+      // kubectl ships kustomize; without it (a machine without kubectl) the base is read as kustomize would read it.
+      const rendered = kubectl
+        ? parseAllDocuments(execFileSync(kubectl, ['kustomize', base.dir], { encoding: 'utf8', timeout: 20_000 })).map((d) => d.toJS())
+        : renderKustomizationByHand(base.dir);
+      expect(rendered).to.deep.equal(expected);
+    });
+  }
+
+  it('the main base holds no CRD and does not include the CRDs\' base, so deleting it keeps every Egress and MeshConfig', () => {
+    const main = parse(readFileSync(path.join(MANIFESTS, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+    expect(main.resources.some((r) => r.startsWith(CRDS_BASE_DIR))).to.equal(false);
+    expect(renderKustomizationByHand(MANIFESTS).map((o: any) => o.kind)).to.not.include('CustomResourceDefinition');
+    expect(new Set(renderKustomizationByHand(path.join(MANIFESTS, CRDS_BASE_DIR)).map((o: any) => o.kind))).to.deep.equal(new Set(['CustomResourceDefinition']));
   });
 });

@@ -8,7 +8,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import { MutatingWebhookConfiguration, ValidatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import { installNames } from '../../src/manifests/names.js';
-import { renderInstall } from '../../src/manifests/render-install.js';
+import { renderCrds, renderInstall } from '../../src/manifests/render-install.js';
 import type { InstallOptions, KubeObject } from '../../src/manifests/types.js';
 import { toMultiDocumentYaml } from '../../src/manifests/yaml-output.js';
 import { VARIANTS } from './variants.js';
@@ -42,19 +42,31 @@ describe('renderInstall', () => {
   for (const [variant, opts] of Object.entries(VARIANTS)) {
     describe(variant, () => {
       const objects = renderInstall(opts);
+      const crdObjects = renderCrds(opts);
 
-      it('matches its golden file (UPDATE_GOLDEN=1 to regenerate)', () => {
-        const file = `${GOLDEN_DIR}${variant}.yaml`;
-        const rendered = toMultiDocumentYaml(objects);
-        if (process.env.UPDATE_GOLDEN === '1') {
-          mkdirSync(GOLDEN_DIR, { recursive: true });
-          writeFileSync(file, rendered);
+      it('matches its golden files, the install and its CRDs (UPDATE_GOLDEN=1 to regenerate)', () => {
+        for (const [file, rendered] of [
+          [`${GOLDEN_DIR}${variant}.yaml`, toMultiDocumentYaml(objects)],
+          [`${GOLDEN_DIR}${variant}.crds.yaml`, toMultiDocumentYaml(crdObjects)],
+        ] as const) {
+          if (process.env.UPDATE_GOLDEN === '1') {
+            mkdirSync(GOLDEN_DIR, { recursive: true });
+            writeFileSync(file, rendered);
+          }
+          expect(rendered, `${file} differs: rerun with UPDATE_GOLDEN=1 and review the diff`).to.equal(readFileSync(file, 'utf8'));
         }
-        expect(rendered, `${file} differs: rerun with UPDATE_GOLDEN=1 and review the diff`).to.equal(readFileSync(file, 'utf8'));
+      });
+
+      it('the CRDs are a step of their own: the install has no CRD, the CRD install nothing else', () => {
+        expect(objects.map((o) => o.kind)).to.not.include('CustomResourceDefinition');
+        expect(new Set(crdObjects.map((o) => o.kind))).to.deep.equal(new Set(['CustomResourceDefinition']));
+        // Every custom resource of the install has its CRD in the CRD install.
+        const served = new Set(crdObjects.map((c: any) => `${c.spec.group}/${c.spec.versions[0].name}/${c.spec.names.kind}`));
+        for (const o of objects.filter((x) => x.kind === 'MeshConfig')) expect(served, o.kind).to.include(`${o.apiVersion}/${o.kind}`);
       });
 
       it('every object is valid under the Kubernetes OpenAPI models', () => {
-        for (const o of objects) {
+        for (const o of [...crdObjects, ...objects]) {
           const Model = MODELS[o.kind];
           if (!Model) {
             expect(['MeshConfig', 'Issuer', 'Certificate'], `no model for ${o.kind}`).to.include(o.kind);
@@ -67,7 +79,6 @@ describe('renderInstall', () => {
       it('lists objects in dependency order, webhook configurations last', () => {
         const kinds = objects.map((o) => o.kind);
         const index = (k: string) => kinds.indexOf(k);
-        expect(kinds.lastIndexOf('CustomResourceDefinition')).to.be.lessThan(index('MeshConfig'));
         expect(index('Namespace')).to.be.lessThan(index('MeshConfig'));
         expect(index('MeshConfig')).to.be.lessThan(index('ValidatingWebhookConfiguration'));
         expect(index('ServiceAccount')).to.be.lessThan(index('Deployment'));
@@ -95,7 +106,7 @@ describe('renderInstall', () => {
       });
 
       it('CRDs: Egress per policy group, HTTPRouteGroup v1alpha4, the profile\'s MeshConfig, with descriptions and printer columns', () => {
-        const crds = byKind(objects, 'CustomResourceDefinition') as any[];
+        const crds = byKind(crdObjects, 'CustomResourceDefinition') as any[];
         const names = crds.map((c) => c.metadata.name);
         const own = `policy.${opts.profile.domain}`;
         expect(names).to.include(`egresses.${own}`);

@@ -41,6 +41,26 @@ describe('warnings', () => {
     ]);
   });
 
+  it('a policy or a source in the control namespace: no `namespace add` hint (that command refuses it), but what is true and what to do', () => {
+    const inControl = egress({}, { namespace: 'osm-system' });
+    const w = validate(inControl, storeWith([ENROLLED_CURL, namespace('osm-system'), CLOSED_MESH])).warnings;
+    expect(w).to.deep.equal([
+      'Egress in namespace "osm-system", the control namespace of mesh "osm", which never joins the mesh; it still applies to its sources, ' +
+        'but move it beside the workloads it allows, to an application namespace (e.g. "curl")',
+    ]);
+    expect(w.join('\n')).to.not.include('namespace add osm-system');
+    const fromControl = egress({ sources: [{ kind: 'ServiceAccount', name: 'meshgate', namespace: 'osm-system' }] });
+    expect(validate(fromControl, storeWith([ENROLLED_CURL, namespace('osm-system'), CLOSED_MESH])).warnings).to.deep.equal([
+      'a source is in namespace "osm-system", the control namespace of mesh "osm": pods there never get a sidecar, so the policy allows them nothing; ' +
+        'name ServiceAccounts of an application namespace in the mesh (meshgate namespace add NAMESPACE)',
+    ]);
+    // The fsm profile's control namespace; osm-system is an ordinary namespace there.
+    const fsm = validate(egress({}, { namespace: 'fsm-system' }), storeWith([namespace('curl', { 'flomesh.io/monitored-by': 'fsm' }), namespace('fsm-system')], 'fsm')).warnings;
+    expect(fsm.filter((x) => x.includes('control namespace'))).to.have.length(1);
+    expect(fsm.join('\n')).to.not.include('namespace add fsm-system');
+    for (const x of [...w, ...fsm]) expect(x.length).to.be.at.most(256);
+  });
+
   it('says nothing about a namespace the state does not know', () => {
     expect(validate(egress(), storeWith([])).warnings).to.deep.equal([]);
   });

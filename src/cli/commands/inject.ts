@@ -13,7 +13,8 @@ import type { MeshState } from '../../state/mesh-state.js';
 import { MeshStore } from '../../state/store.js';
 import { UserError } from '../errors.js';
 import { profileFrom } from '../global-options.js';
-import { readInputs } from '../read-inputs.js';
+import { renderFieldError } from '../../vocabulary/field-errors.js';
+import { readInputs, unknownMetadataFields } from '../read-inputs.js';
 import { addSettingsOptions, settingsFrom, type SettingsOptionValues } from '../settings-options.js';
 import { DEV_CA_PATH, XDS_CA_ENV, XDS_CA_FLAG, offlineXdsCa } from '../xds-ca.js';
 
@@ -96,7 +97,7 @@ function injectOne(slot: PodSlot, pod: Pod, state: MeshState, settings: () => Me
   const decision = decideInjection({ profile: state.profile, pod, namespace, namespaceInfo: state.namespace(namespace), offline: true });
   if (decision.kind === 'deny') return { error: decision.message };
   if (decision.kind === 'skip') return { pod: slot.pod, note: `not injected: ${decision.reason}` };
-  const result = injectPod(pod, { profile: state.profile, meshConfig: state.meshConfig(), settings: settings(), namespace });
+  const result = injectPod(pod, { profile: state.profile, meshConfig: state.meshConfig(), settings: settings(), namespace, templateOf: slot.kind });
   if (result.kind === 'deny') return { error: result.message };
   return { pod: result.pod, warnings: result.warnings };
 }
@@ -115,7 +116,15 @@ function transform(
 ): unknown[] {
   const out: unknown[] = [];
   const errors: string[] = [];
+  // Notes and warnings are said only when the run succeeds: a failed run's stderr is its errors.
+  const notes: string[] = [];
   for (const d of docs) {
+    // Strict, as kubectl's field validation: `namespac: curl` would otherwise inject for "default".
+    const unknownFields = unknownMetadataFields(d.value);
+    if (unknownFields.length > 0) {
+      errors.push(`${d.source}: document ${d.index + 1}${describeDocument(d.value)}: ${unknownFields.map(renderFieldError).join('; ')}`);
+      continue;
+    }
     const slot = podSlotOf(d.value);
     if (!slot) {
       out.push(d.value);
@@ -132,15 +141,23 @@ function transform(
       errors.push(`${where}: ${r.error}`);
       continue;
     }
-    if (r.note) process.stderr.write(`${where}: ${r.note}\n`);
-    for (const w of r.warnings ?? []) process.stderr.write(`Warning: ${where}: ${w}\n`);
+    if (r.note) notes.push(`${where}: ${r.note}\n`);
+    for (const w of r.warnings ?? []) notes.push(`Warning: ${where}: ${w}\n`);
     out.push(r.pod === slot.pod ? d.value : slot.replace(r.pod));
   }
   if (errors.length > 0) {
     for (const e of errors.slice(0, -1)) process.stderr.write(`meshgate: ${e}\n`);
     throw new UserError(errors[errors.length - 1]!, 1);
   }
+  for (const n of notes) process.stderr.write(n);
   return out;
+}
+
+/** ` (Deployment curl)`, or nothing for a document without a kind. */
+function describeDocument(value: unknown): string {
+  const o = value !== null && typeof value === 'object' ? (value as { kind?: unknown; metadata?: { name?: unknown } }) : {};
+  if (typeof o.kind !== 'string') return '';
+  return ` (${o.kind}${typeof o.metadata?.name === 'string' ? ` ${o.metadata.name}` : ''})`;
 }
 
 function render(docs: unknown[]): string {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { SourcedDocument } from '../../io/yaml-documents.js';
-import { renderFieldError, type FieldError } from '../../vocabulary/field-errors.js';
-import { checkFor, validateAdmission } from '../../validate-admission.js';
+import { fieldError, renderFieldError, type FieldError } from '../../vocabulary/field-errors.js';
+import { CHECKED_KINDS, checkFor, validateAdmission } from '../../validate-admission.js';
 import type { Profile } from '../../profile.js';
 import { DEFAULT_SETTINGS } from '../../settings.js';
 import { groupOf, MeshStore } from '../../state/store.js';
@@ -9,7 +9,8 @@ import type { KubeObject } from '../../state/types.js';
 import type { AdmissionInput, GroupVersionKind } from '../../vocabulary/admission.js';
 import { UserError } from '../errors.js';
 import { profileFrom } from '../global-options.js';
-import { readInputs } from '../read-inputs.js';
+import { oneEditAway } from '../near-miss.js';
+import { readInputs, unknownMetadataFields } from '../read-inputs.js';
 
 interface ValidateOptions {
   filename: string[];
@@ -48,6 +49,8 @@ export function register(program: Command): void {
           'Namespaces and the MeshConfig found in the inputs or in --state count as existing, and Egress policies in the ' +
           'inputs are checked against each other (and against those in --state) for server-first port conflicts, ' +
           'whatever their order.',
+        "Strict, as kubectl's field validation: an unknown metadata field is an error, and so is a kind or API group one " +
+          'edit away from one meshgate validates (Egres, policy.openservicemesh.oi), with the name meant.',
         'Exit status: 0 all valid (warnings go to stderr), 1 something is invalid, 2 usage error or unreadable input.',
       ].join('\n\n'),
     )
@@ -115,8 +118,13 @@ export function validateDocuments(
     const missing: FieldError[] = [];
     if (!base.apiVersion) missing.push({ type: 'FieldValueRequired', field: 'apiVersion', message: 'Required value' });
     if (!base.kind) missing.push({ type: 'FieldValueRequired', field: 'kind', message: 'Required value' });
-    if (missing.length > 0) return { ...base, result: 'invalid', errors: missing, warnings: [] };
-    if (!checkFor(gvk)) return { ...base, result: 'skipped', errors: [], warnings: [] };
+    // Strict, as kubectl's field validation: a misspelt metadata field is not dropped in silence.
+    const metadataErrors = unknownMetadataFields(obj);
+    if (missing.length > 0) return { ...base, result: 'invalid', errors: [...missing, ...metadataErrors], warnings: [] };
+    if (!checkFor(gvk)) {
+      const errors = [...misspeltKind(gvk, base.apiVersion), ...metadataErrors];
+      return { ...base, result: errors.length > 0 ? 'invalid' : 'skipped', errors, warnings: [] };
+    }
 
     const input: AdmissionInput = {
       uid: `validate-${i}`,
@@ -129,15 +137,42 @@ export function validateDocuments(
       dryRun: true,
     };
     const outcome = validateAdmission(input, store, DEFAULT_SETTINGS);
-    const result: DocumentResult['result'] = outcome.errors.length > 0 ? 'invalid' : outcome.forbidden ? 'denied' : 'valid';
+    const errors = [...metadataErrors, ...outcome.errors];
+    const result: DocumentResult['result'] = errors.length > 0 ? 'invalid' : outcome.forbidden ? 'denied' : 'valid';
     return {
       ...base,
       result,
-      errors: outcome.errors,
+      errors,
       ...(outcome.forbidden ? { denied: outcome.forbidden } : {}),
       warnings: outcome.warnings,
     };
   });
+}
+
+const CHECKED_KIND_NAMES = [...new Set(CHECKED_KINDS.map((k) => k.kind))];
+
+/**
+ * A kind or API group one edit away from one meshgate checks (`Egres`, `policy.openservicemesh.oi`)
+ * is a typo, not another API: an error with the name meant, where it used to be skipped and pass.
+ * Both must be close (as written, or one edit away), so `Egress` of another API group and kinds far
+ * from meshgate's (ConfigMap, Service) are still skipped.
+ */
+function misspeltKind(gvk: GroupVersionKind, apiVersion: string): FieldError[] {
+  const kind = CHECKED_KIND_NAMES.includes(gvk.kind) ? gvk.kind : oneEditAway(gvk.kind, CHECKED_KIND_NAMES);
+  if (kind === undefined) return [];
+  const groups = CHECKED_KINDS.filter((k) => k.kind === kind).map((k) => k.group);
+  // The core group is empty: every one-letter group would be "one edit" from it.
+  const group = groups.includes(gvk.group) ? gvk.group : gvk.group === '' ? undefined : oneEditAway(gvk.group, groups.filter((g) => g !== ''));
+  if (group === undefined) return [];
+  const errors: FieldError[] = [];
+  if (group !== gvk.group) {
+    const meant = `${group}/${gvk.version}`;
+    errors.push(fieldError.invalid('apiVersion', apiVersion, `meshgate knows no API group "${gvk.group}" for kind ${kind}; did you mean "${meant}"?`));
+  }
+  if (kind !== gvk.kind) {
+    errors.push(fieldError.invalid('kind', gvk.kind, `meshgate validates no kind "${gvk.kind}" in ${group || 'the core group'}; did you mean "${kind}"?`));
+  }
+  return errors;
 }
 
 /** Prefixes a usage error with the flag whose input it is (`--state: DIR: no such file or directory`). */
@@ -189,7 +224,7 @@ function printText(results: readonly DocumentResult[]): void {
         process.stdout.write(`${where}: valid\n`);
         break;
       case 'skipped':
-        process.stdout.write(`${where}: skipped (meshgate has no rules for ${r.kind || 'this kind'})\n`);
+        process.stdout.write(`${where}: skipped (meshgate has no rules for ${r.kind || 'this kind'} in ${r.apiVersion})\n`);
         break;
       case 'denied':
         process.stdout.write(`${where}: denied: ${r.denied}\n`);
