@@ -32,7 +32,7 @@ describe('manifests/ kustomize base', () => {
     const present = readdirSync(MANIFESTS).filter((f) => f.endsWith('.yaml')).sort();
     expect(present, 'files in manifests/').to.deep.equal([...expected.keys()].sort());
     for (const [file, content] of expected) {
-      expect(readFileSync(path.join(MANIFESTS, file), 'utf8'), `manifests/${file} is stale: run UPDATE_MANIFESTS=1 npx mocha test/manifests/kustomize-base.test.ts`).to.equal(content);
+      expect(readFileSync(path.join(MANIFESTS, file), 'utf8'), `manifests/${file} is stale: run UPDATE_MANIFESTS=1 npx mocha --no-config --node-option import=tsx test/manifests/kustomize-base.test.ts`).to.equal(content);
     }
   });
 
