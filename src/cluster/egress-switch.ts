@@ -4,7 +4,7 @@ import { describeApiFailure, failureOf, type ApiAction } from './api-errors.js';
 import { mergePatchOptions, retryOnConflict, type KubeApi } from './kube-api.js';
 
 /**
- * The mesh-wide egress switches in the profile's MeshConfig, changed exactly as the seeds do with
+ * The mesh-wide egress switches in the profile's MeshConfig, changed exactly as OSM's and FSM's egress docs do with
  * `kubectl patch meshconfig osm-mesh-config -n osm-system --type=merge -p '{"spec":{"traffic":{"enableEgress":true}}}'`
  * (and `featureFlags.enableEgressPolicy` for `--policy on|off`).
  */

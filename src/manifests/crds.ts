@@ -6,7 +6,7 @@ import type { KubeObject } from './types.js';
 /**
  * CustomResourceDefinitions for the APIs meshgate admits: Egress and UpstreamTrafficSetting in both
  * policy groups (OSM's and FSM's; SPEC §1), SMI HTTPRouteGroup v1alpha4, and the profile's MeshConfig.
- * Field names and defaults mirror OSM v1.2.4's CRDs so the seeds' YAML applies unchanged; OSM's
+ * Field names and defaults mirror OSM v1.2.4's CRDs so the YAML of OSM's and FSM's docs applies unchanged; OSM's
  * IPv4-only CIDR patterns are gone (IPv6 is supported) and semantic checks are the webhook's.
  */
 
@@ -298,7 +298,7 @@ export function meshConfigCrd(profile: Profile): KubeObject {
  * The policy API groups whose CRDs an install creates: the profile's own (`policy.<domain>`), and
  * the other one only when asked. Both CRDs define kind Egress, so with both installed kubectl
  * resolves `kubectl get egress` to one group by name order (policy.flomesh.io first), which would
- * make the OSM seeds' `kubectl delete egress httpbin-80` look in the wrong group.
+ * make OSM's egress policy demo's `kubectl delete egress httpbin-80` look in the wrong group.
  */
 export function policyGroups(profile: Profile, bothEgressGroups: boolean): string[] {
   const own = `policy.${profile.domain}`;

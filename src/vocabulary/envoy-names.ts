@@ -3,6 +3,6 @@
  * sidecar's static config and what meshgate serves over ADS agree.
  */
 export const OUTBOUND_LISTENER = 'outbound-listener';
-/** ORIGINAL_DST cluster for mesh-wide passthrough (seed 001's name). */
+/** ORIGINAL_DST cluster for mesh-wide passthrough (the name OSM's egress guide uses). */
 export const PASSTHROUGH_CLUSTER = 'passthrough-outbound';
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';

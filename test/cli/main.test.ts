@@ -1,5 +1,8 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MESHGATE_BIN, runCli } from '../support/run-cli.js';
 
 /** These run the compiled CLI (bin/meshgate → dist/): `npm test` builds first. */
@@ -51,6 +54,20 @@ describe('meshgate (the program)', function () {
     const help = await runCli(['help', 'validate']);
     expect(help.code).to.equal(0);
     expect(help.stdout).to.match(/^Usage: meshgate validate /);
+  });
+
+  it('runs through a symlink elsewhere (how `npx meshgate`, `npm link` and node_modules/.bin reach it)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshgate-link-'));
+    try {
+      const link = join(dir, 'meshgate');
+      symlinkSync(MESHGATE_BIN, link);
+      const r = spawnSync(link, ['validate', '-f', 'examples/policies/osm/httpbin-80.yaml'], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.stderr).not.to.contain('not built yet');
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout).to.contain(': valid\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('finds the command after a global option whose value is a command name', async () => {

@@ -76,7 +76,7 @@ describe(`fuzz: the offline CLI on files of fuzzed documents (seed ${FUZZ_SEED})
   let cases = 0;
 
   before(function () {
-    if (!existsSync(join(MESHGATE_BIN, '../../dist/src/cli/main.js'))) throw new Error('bin/meshgate is not built: run `npx tsc -p .` first');
+    if (!existsSync(join(MESHGATE_BIN, '../../dist/src/cli/main.js'))) throw new Error('bin/meshgate is not built: run `npm run build` first');
     dir = mkdtempSync(join(tmpdir(), 'meshgate-fuzz-cli-'));
     stateDir = writeStateDir();
   });

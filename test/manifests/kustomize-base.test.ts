@@ -46,7 +46,7 @@ describe('manifests/ kustomize bases (the install, and the CRDs in manifests/crd
       const present = readdirSync(base.dir).filter((f) => f.endsWith('.yaml')).sort();
       expect(present, `files in ${base.name}`).to.deep.equal([...expected.keys()].sort());
       for (const [file, content] of expected) {
-        expect(readFileSync(path.join(base.dir, file), 'utf8'), `${base.name}${file} is stale: run UPDATE_MANIFESTS=1 npx mocha test/manifests/kustomize-base.test.ts`).to.equal(content);
+        expect(readFileSync(path.join(base.dir, file), 'utf8'), `${base.name}${file} is stale: run UPDATE_MANIFESTS=1 npx mocha --no-config --node-option import=tsx test/manifests/kustomize-base.test.ts`).to.equal(content);
       }
     });
 

@@ -26,7 +26,7 @@ describe('resilience: meshgate serve as a process, under load', function () {
   const sockets: WatchedSocket[] = [];
 
   before(() => {
-    if (!existsSync(resolve(MESHGATE_BIN, '../../dist/src/cli/main.js'))) throw new Error('bin/meshgate is not built: run `npx tsc -p .` first');
+    if (!existsSync(resolve(MESHGATE_BIN, '../../dist/src/cli/main.js'))) throw new Error('bin/meshgate is not built: run `npm run build` first');
     cwd = mkdtempSync(join(tmpdir(), 'meshgate-resilience-'));
     stateDir = writeStateDir();
   });

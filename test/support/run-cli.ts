@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 
 /**
- * Runs the real `bin/meshgate` (the compiled CLI: build first, `npx tsc -p .`) as a child process.
+ * Runs the real `bin/meshgate` (the compiled CLI: build first, `npm run build`) as a child process.
  * `runCli` runs a command to completion; `spawnCli` keeps it running (for `serve`) with helpers to
  * wait for output and stop it. Children are killed by pid only, never by name.
  */
