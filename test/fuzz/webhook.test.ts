@@ -125,6 +125,7 @@ describe(`fuzz: both webhooks over real HTTPS (seed ${FUZZ_SEED})`, function () 
 
   it('well-typed pods in the enrolled namespace are injected over the wire with a patch kube-apiserver accepts', async () => {
     let patched = 0;
+    let podsSent = 0;
     await fc.assert(
       batches.asyncProperty(fc.array(arb.wellTypedPod, { minLength: 1, maxLength: 6 }), async (pods) => {
         await Promise.all(
@@ -147,6 +148,7 @@ describe(`fuzz: both webhooks over real HTTPS (seed ${FUZZ_SEED})`, function () 
             const http = await withDeadline(client.post('mutate', JSON.stringify(review)), 'pod');
             checkAnswer('mutate', { kind: 'json', value: review }, http);
             checked.add(1);
+            podsSent++;
             if (JSON.parse(http.body).response.patch) patched++;
           }),
         );
@@ -155,8 +157,9 @@ describe(`fuzz: both webhooks over real HTTPS (seed ${FUZZ_SEED})`, function () 
     );
     batches.expectFloor('well-typed pods', scaledRuns(60));
     checked.expectFloor('well-typed pods', scaledRuns(60));
-    // The arbitraries must reach the injector, or this proves nothing.
-    expect(patched, 'pods injected').to.be.greaterThan(20);
+    // The arbitraries must reach the injector, or this proves nothing: at least a tenth of the pods
+    // (a share, not a count, so a smaller FUZZ_SCALE does not fail it).
+    expect(patched, `pods injected of ${podsSent}`).to.be.greaterThan(podsSent / 10);
     expect(logs.errors).to.deep.equal([]);
   });
 });
