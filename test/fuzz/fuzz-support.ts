@@ -37,6 +37,9 @@ function parseScale(raw: string | undefined): number {
 
 /** FUZZ_PATH replays one case (with its seed): the case floors then ask for that one case only. */
 export const REPLAYING = process.env.FUZZ_PATH !== undefined && process.env.FUZZ_PATH !== '';
+if (REPLAYING && process.env.CI === 'true') {
+  throw new Error(`FUZZ_PATH=${JSON.stringify(process.env.FUZZ_PATH)} is set with CI=true: it replays one case per target instead of the full run; unset it in CI (.ci/run does)`);
+}
 
 /** `n` cases at FUZZ_SCALE (at least 1). */
 export function scaledRuns(n: number): number {
