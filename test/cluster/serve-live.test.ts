@@ -67,7 +67,12 @@ describe('meshgate serve on live cluster state (bin/meshgate watching the fake A
   let client: AdmissionClient | undefined;
   let caCert: string;
 
-  const readyz = async () => (await client!.raw('GET', '/readyz')).status;
+  /** /readyz's status: 200 or 503, anything else is a broken contract (and fails the wait at once). */
+  const readyz = async () => {
+    const r = await client!.raw('GET', '/readyz');
+    if (r.status !== 200 && r.status !== 503) throw new Error(`/readyz answered ${r.status}, not 200 or 503: ${r.body.slice(0, 300)}`);
+    return r.status;
+  };
   const meshgate = (...args: string[]) => runCli([...args, '--kubeconfig', kubeconfig], { hermetic: true });
   const mutateCurlPod = () => client!.review('mutate', podReview(podObject()));
 
@@ -191,6 +196,7 @@ describe('meshgate serve on live cluster state (bin/meshgate watching the fake A
     // Reconnecting first, then the 403: wait until /readyz names the forbidden resource.
     const notReady = await eventually('/readyz 503 naming the forbidden resource', async () => {
       const r = await client!.raw('GET', '/readyz');
+      if (r.status !== 200 && r.status !== 503) throw new Error(`/readyz answered ${r.status}, not 200 or 503: ${r.body.slice(0, 300)}`);
       return r.status === 503 && r.body.includes('egresses.policy.openservicemesh.io: forbidden') ? r : undefined;
     });
     expect(notReady.body).to.match(/grant verb "watch" on resource "egresses" in API group "policy.openservicemesh.io"/);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { MESHGATE_BIN, runCli, type CliResult } from '../support/run-cli.js';
 import * as arb from '../support/fuzz-arbitraries.js';
-import { FUZZ_SEED, writeStateDir } from './fuzz-support.js';
+import { CaseCounter, FUZZ_SEED, scaledRuns, writeStateDir } from './fuzz-support.js';
 import { XDS_CA_PATH } from '../injector/fixtures.js';
 
 /**
@@ -16,7 +16,6 @@ import { XDS_CA_PATH } from '../injector/fixtures.js';
  * down to one document, which the failure prints.
  */
 
-const SCALE = process.env.FUZZ_SCALE ? Math.max(0.01, Number(process.env.FUZZ_SCALE)) : 1;
 const DOCS_PER_FILE = 150;
 const STACK_LINE = /^\s+at .+/m;
 
@@ -26,7 +25,7 @@ function yamlText(docs: readonly unknown[]): string {
 }
 
 function sample<T>(a: fc.Arbitrary<T>, n: number, salt: number): T[] {
-  return fc.sample(a, { seed: FUZZ_SEED + salt, numRuns: Math.max(1, Math.round(n * SCALE)) });
+  return fc.sample(a, { seed: FUZZ_SEED + salt, numRuns: scaledRuns(n) });
 }
 
 type Check = (r: CliResult, docs: readonly unknown[]) => string | undefined;
@@ -73,7 +72,8 @@ describe(`fuzz: the offline CLI on files of fuzzed documents (seed ${FUZZ_SEED})
   this.timeout(180_000);
   let dir: string;
   let stateDir: string;
-  let cases = 0;
+  // Documents whose CLI run was checked; each test must reach the (scaled) number it samples.
+  const cases = new CaseCounter('fuzz cli');
 
   before(function () {
     if (!existsSync(join(MESHGATE_BIN, '../../dist/src/cli/main.js'))) throw new Error('bin/meshgate is not built: run `npm run build` first');
@@ -84,12 +84,11 @@ describe(`fuzz: the offline CLI on files of fuzzed documents (seed ${FUZZ_SEED})
   after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-    console.log(`      fuzz cli: ${cases} documents (seed ${FUZZ_SEED})`);
+    console.log(`      fuzz cli: ${cases.total} documents (seed ${FUZZ_SEED})`);
   });
 
   /** Runs the command on `docs`; on a failure, bisects to the smallest failing slice and reports it. */
   async function check(name: string, args: (file: string) => string[], docs: unknown[], ...checks: Check[]): Promise<void> {
-    cases += docs.length;
     const run = async (slice: unknown[]): Promise<string | undefined> => {
       const file = join(dir, `${name}-${slice.length}.yaml`);
       writeFileSync(file, yamlText(slice));
@@ -97,7 +96,10 @@ describe(`fuzz: the offline CLI on files of fuzzed documents (seed ${FUZZ_SEED})
       return commonProblems(r) ?? checks.map((c) => c(r, slice)).find((p) => p !== undefined);
     };
     let problem = await run(docs);
-    if (!problem) return;
+    if (!problem) {
+      cases.add(docs.length);
+      return;
+    }
     let failing = docs;
     while (failing.length > 1) {
       const half = failing.slice(0, Math.ceil(failing.length / 2));
@@ -118,11 +120,13 @@ describe(`fuzz: the offline CLI on files of fuzzed documents (seed ${FUZZ_SEED})
       const docs = sample(arb.cliDocument, DOCS_PER_FILE, i);
       await check(`validate-${i}`, (f) => ['validate', '-f', f, '--state', stateDir, '-o', 'json'], docs, validateJsonOutput);
     }
+    cases.expectFloor('validate -o json', 3 * scaledRuns(DOCS_PER_FILE));
   });
 
   it('meshgate validate (text): exit 0/1/2 only, no stack trace', async () => {
     const docs = sample(arb.cliDocument, DOCS_PER_FILE, 10);
     await check('validate-text', (f) => ['validate', '-f', f], docs, (r) => (r.code !== 2 && r.stdout.trim() === '' ? 'no output' : undefined));
+    cases.expectFloor('validate (text)', scaledRuns(DOCS_PER_FILE));
   });
 
   it('meshgate inject: exit 0/1/2 only, no stack trace, YAML out with one document per document in', async () => {
@@ -141,12 +145,13 @@ describe(`fuzz: the offline CLI on files of fuzzed documents (seed ${FUZZ_SEED})
     );
     const file = join(dir, 'inject-clean.yaml');
     writeFileSync(file, yamlText(clean));
-    cases += clean.length;
     const r = await runCli(['inject', '-f', file, '--state', stateDir, '--xds-ca', XDS_CA_PATH], { timeoutMs: 60_000 });
     expect(commonProblems(r)).to.equal(undefined);
     expect(r.code, r.stderr).to.equal(0);
     expect(injectOutput(r, clean)).to.equal(undefined);
     expect(r.stdout.match(/^ {4}- name: envoy$/gm), 'an envoy sidecar per pod').to.have.length(clean.length);
+    cases.add(clean.length);
+    cases.expectFloor('inject', 2 * scaledRuns(40) + scaledRuns(DOCS_PER_FILE) + scaledRuns(60));
   });
 
   it('garbage that is not YAML, or not objects: exit 2 with one line, never a stack trace', async () => {
@@ -161,12 +166,13 @@ describe(`fuzz: the offline CLI on files of fuzzed documents (seed ${FUZZ_SEED})
     for (const [i, text] of texts.entries()) {
       const file = join(dir, `garbage-${i}.yaml`);
       writeFileSync(file, text);
-      cases++;
       for (const cmd of ['validate', 'inject']) {
         const r = await runCli([cmd, '-f', file], { timeoutMs: 30_000 });
         const problem = commonProblems(r);
         expect(problem, `meshgate ${cmd} on ${JSON.stringify(text.slice(0, 200))}`).to.equal(undefined);
       }
+      cases.add(1);
     }
+    cases.expectFloor('garbage', scaledRuns(12));
   });
 });

@@ -11,7 +11,7 @@ import type { KubeObject } from '../../src/state/types.js';
 import { decodeAdmissionReview } from '../../src/webhook/admission-request.js';
 import type { AdmissionInput, Operation } from '../../src/vocabulary/admission.js';
 import * as arb from '../support/fuzz-arbitraries.js';
-import { asJson, caseCounter, checkMutationOutcome, checkValidationOutcome, unchanged, FUZZ_SEED, fuzzParameters, fuzzStore, settingsArb } from './fuzz-support.js';
+import { asJson, CaseCounter, checkMutationOutcome, checkValidationOutcome, unchanged, FUZZ_SCALE, FUZZ_SEED, fuzzParameters, fuzzStore, scaledRuns, settingsArb } from './fuzz-support.js';
 
 /**
  * The pure core (validateAdmission, mutatePod, compileProxyConfig) on fuzzed objects, in process: it never throws,
@@ -63,56 +63,55 @@ describe(`fuzz: the pure core in process (seed ${FUZZ_SEED})`, function () {
   this.timeout(120_000);
   const store = fuzzStore();
 
-  after(() => {
-    // The suite's promise is at least 10,000 cases across targets per run; printed for the record.
-    console.log(`      fuzz core: ${caseCounter.total} cases (seed ${FUZZ_SEED}; replay with FUZZ_SEED=${FUZZ_SEED})`);
-  });
-
-  function count<T>(n: number, params = fuzzParameters<T>(n)) {
-    caseCounter.total += params.numRuns ?? n;
-    return params;
-  }
+  // Every target must run its (scaled) number of cases, and the suite at least 10,000 in all.
+  const cases = new CaseCounter('fuzz core');
+  const SUITE_FLOOR = 10_000;
+  after(() => console.log(`      fuzz core: ${cases.total} cases (seed ${FUZZ_SEED}; replay with FUZZ_SEED=${FUZZ_SEED})`));
 
   it('validateAdmission on Egresses (both groups, CREATE/UPDATE/DELETE) never throws and answers well-formed', () => {
     fc.assert(
-      fc.property(withNonJson(arb.egress), fc.option(json(arb.egress), { nil: undefined }), operation, fc.boolean(), settingsArb, (object, old, op, fsm, settings) => {
+      cases.property(withNonJson(arb.egress), fc.option(json(arb.egress), { nil: undefined }), operation, fc.boolean(), settingsArb, (object, old, op, fsm, settings) => {
         checkValidationOutcome(unchanged([object, old], () => validateAdmission(inputFor(fsm ? GVK.fsmEgress : GVK.egress, object, op, old), store, settings)));
       }),
-      count(2500),
+      fuzzParameters(2500),
     );
+    cases.expectFloor('validateAdmission on Egresses (both groups, CREATE/UPDATE/DELETE)', scaledRuns(2500));
   });
 
   it('validateAdmission on HTTPRouteGroups (invalid RE2, catastrophic JS regexes, huge patterns) never throws', () => {
     fc.assert(
-      fc.property(json(arb.httpRouteGroup), operation, (object, op) => {
+      cases.property(json(arb.httpRouteGroup), operation, (object, op) => {
         checkValidationOutcome(unchanged(object, () => validateAdmission(inputFor(GVK.httpRouteGroup, object, op), store, DEFAULT_SETTINGS)));
       }),
-      count(1500),
+      fuzzParameters(1500),
     );
+    cases.expectFloor('validateAdmission on HTTPRouteGroups (invalid RE2, catastrophic JS regexes, huge patterns)', scaledRuns(1500));
   });
 
   it('validateAdmission on MeshConfigs never throws', () => {
     fc.assert(
-      fc.property(withNonJson(arb.meshConfig), operation, (object, op) => {
+      cases.property(withNonJson(arb.meshConfig), operation, (object, op) => {
         checkValidationOutcome(unchanged(object, () => validateAdmission(inputFor(GVK.meshConfig, object, op), store, DEFAULT_SETTINGS)));
       }),
-      count(1500),
+      fuzzParameters(1500),
     );
+    cases.expectFloor('validateAdmission on MeshConfigs', scaledRuns(1500));
   });
 
   it('validateAdmission on Pods (the bypass guard, every mode) never throws', () => {
     fc.assert(
-      fc.property(json(fc.oneof(arb.pod, arb.wellTypedPod)), fc.constantFrom(...arb.NAMESPACES), settingsArb, (object, ns, settings) => {
+      cases.property(json(fc.oneof(arb.pod, arb.wellTypedPod)), fc.constantFrom(...arb.NAMESPACES), settingsArb, (object, ns, settings) => {
         checkValidationOutcome(unchanged(object, () => validateAdmission(inputFor(GVK.pod, object, 'CREATE', undefined, ns), store, settings)));
       }),
-      count(1000),
+      fuzzParameters(1000),
     );
+    cases.expectFloor('validateAdmission on Pods (the bypass guard, every mode)', scaledRuns(1000));
   });
 
   const actions = { patch: 0, skip: 0, deny: 0 };
   it('mutatePod never throws; patches apply to the pod as sent, keep container names unique, and re-injection is a no-op', () => {
     fc.assert(
-      fc.property(
+      cases.property(
         json(fc.oneof({ weight: 2, arbitrary: arb.wellTypedPod }, { weight: 1, arbitrary: arb.pod })),
         // Mostly the enrolled namespaces, where injection happens.
         fc.oneof({ weight: 3, arbitrary: fc.constantFrom('curl', 'default') }, { weight: 1, arbitrary: fc.constantFrom(...arb.NAMESPACES, '') }),
@@ -132,8 +131,9 @@ describe(`fuzz: the pure core in process (seed ${FUZZ_SEED})`, function () {
           }
         },
       ),
-      count(2500),
+      fuzzParameters(2500),
     );
+    cases.expectFloor('mutatePod', scaledRuns(2500));
     // The arbitraries must reach every branch of the injector, or the property proves little.
     const runs = actions.patch + actions.skip + actions.deny;
     for (const a of ['patch', 'skip', 'deny'] as const) expect(actions[a], `${a} outcomes of ${runs}`).to.be.greaterThan(runs / 20);
@@ -141,7 +141,7 @@ describe(`fuzz: the pure core in process (seed ${FUZZ_SEED})`, function () {
 
   it('the whole decode path: any JSON body → decodeAdmissionReview → both webhooks never throw', () => {
     fc.assert(
-      fc.property(json(arb.anyReviewBody), (body) => {
+      cases.property(json(arb.anyReviewBody), (body) => {
         const decoded = decodeAdmissionReview(body);
         if (!decoded.ok) {
           expect(decoded.reason).to.be.a('string').and.not.equal('');
@@ -151,25 +151,27 @@ describe(`fuzz: the pure core in process (seed ${FUZZ_SEED})`, function () {
         checkValidationOutcome(validateAdmission(decoded.input, store, DEFAULT_SETTINGS));
         checkMutationOutcome(mutatePod(decoded.input, store, DEFAULT_SETTINGS), decoded.input.object);
       }),
-      count(1000),
+      fuzzParameters(1000),
     );
+    cases.expectFloor('the whole decode path', scaledRuns(1000));
   });
 
   it('the state store takes any object (informers deliver what the API server has) and the rules still answer', () => {
     fc.assert(
-      fc.property(json(fc.array(fc.oneof(arb.egress, arb.httpRouteGroup, arb.meshConfig), { maxLength: 6 })), json(arb.egress), (objects, probe) => {
+      cases.property(json(fc.array(fc.oneof(arb.egress, arb.httpRouteGroup, arb.meshConfig), { maxLength: 6 })), json(arb.egress), (objects, probe) => {
         const s = new MeshStore(resolveProfile('osm'));
         for (const o of objects) s.upsert(o as KubeObject);
         checkValidationOutcome(validateAdmission(inputFor(GVK.egress, probe, 'CREATE'), s, DEFAULT_SETTINGS));
         for (const o of objects) s.remove(o as KubeObject);
       }),
-      count(500),
+      fuzzParameters(500),
     );
+    cases.expectFloor('the state store', scaledRuns(500));
   });
 
   it('the egress compiler takes any stored objects: never throws, and Envoy would load what it emits', () => {
     fc.assert(
-      fc.property(json(fc.array(fc.oneof(arb.egress, arb.egress, arb.httpRouteGroup, arb.meshConfig), { maxLength: 8 })), settingsArb, (objects, settings) => {
+      cases.property(json(fc.array(fc.oneof(arb.egress, arb.egress, arb.httpRouteGroup, arb.meshConfig), { maxLength: 8 })), settingsArb, (objects, settings) => {
         const s = new MeshStore(resolveProfile('osm'));
         for (const o of objects) s.upsert(o as KubeObject);
         // Every ServiceAccount some stored policy names (and one none does).
@@ -186,7 +188,12 @@ describe(`fuzz: the pure core in process (seed ${FUZZ_SEED})`, function () {
           for (const w of warnings) expect(w).to.be.a('string');
         }
       }),
-      count(500),
+      fuzzParameters(500),
     );
+    cases.expectFloor('the egress compiler takes any stored objects', scaledRuns(500));
+  });
+
+  it(`ran at least ${SUITE_FLOOR.toLocaleString('en')} cases in all (times FUZZ_SCALE)`, () => {
+    cases.expectTotal(Math.round(SUITE_FLOOR * FUZZ_SCALE));
   });
 });

@@ -21,14 +21,36 @@ import type { MutationOutcome, ValidationOutcome } from '../../src/vocabulary/ad
  */
 
 export const FUZZ_SEED = process.env.FUZZ_SEED !== undefined && process.env.FUZZ_SEED !== '' ? Number(process.env.FUZZ_SEED) : 424242;
-const SCALE = process.env.FUZZ_SCALE ? Math.max(0.01, Number(process.env.FUZZ_SCALE)) : 1;
-if (!Number.isInteger(FUZZ_SEED)) throw new Error(`FUZZ_SEED must be an integer, got ${process.env.FUZZ_SEED}`);
+if (!Number.isInteger(FUZZ_SEED)) throw new Error(`FUZZ_SEED must be an integer, got ${JSON.stringify(process.env.FUZZ_SEED)}: unset it for the default 424242`);
+
+/** FUZZ_SCALE: a positive number that multiplies every run count (1 when unset). Anything else is refused, not read as 0 cases. */
+export const FUZZ_SCALE = parseScale(process.env.FUZZ_SCALE);
+
+function parseScale(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return 1;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new Error(`FUZZ_SCALE must be a positive number such as 0.5, 1 or 10, got ${JSON.stringify(raw)}: unset it for the default scale of 1`);
+  }
+  return n;
+}
+
+/** FUZZ_PATH replays one case (with its seed): the case floors then ask for that one case only. */
+export const REPLAYING = process.env.FUZZ_PATH !== undefined && process.env.FUZZ_PATH !== '';
+if (REPLAYING && process.env.CI === 'true') {
+  throw new Error(`FUZZ_PATH=${JSON.stringify(process.env.FUZZ_PATH)} is set with CI=true: it replays one case per target instead of the full run; unset it in CI (.ci/run does)`);
+}
+
+/** `n` cases at FUZZ_SCALE (at least 1). */
+export function scaledRuns(n: number): number {
+  return Math.max(1, Math.round(n * FUZZ_SCALE));
+}
 
 /** fast-check parameters for one target: the seed, `numRuns` scaled, and FUZZ_PATH to replay one case. */
 export function fuzzParameters<T>(numRuns: number): fc.Parameters<T> {
   return {
     seed: FUZZ_SEED,
-    numRuns: Math.max(1, Math.round(numRuns * SCALE)),
+    numRuns: scaledRuns(numRuns),
     ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}),
     // Failures print the seed, the path and the shrunk counterexample. A run (or a shrink) that
     // takes over two minutes is stopped and counts as a failure: a hang is a finding too.
@@ -37,8 +59,62 @@ export function fuzzParameters<T>(numRuns: number): fc.Parameters<T> {
   };
 }
 
-/** How many cases a target ran, summed for the suite's total (printed once at the end). */
-export const caseCounter = { total: 0 };
+/**
+ * Counts the cases a suite really runs (a predicate call each), so a suite can fail when it ran
+ * fewer than it promises: a property that stops early, a scale that rounds to nothing, a sample
+ * that came back short. Wrap each predicate with `counted`, and call `expectFloor` after the target.
+ */
+export class CaseCounter {
+  total = 0;
+  private current = 0;
+
+  constructor(private readonly suite: string) {}
+
+  counted<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+    return (...args: A) => {
+      this.total++;
+      this.current++;
+      return fn(...args);
+    };
+  }
+
+  /** fc.property whose predicate is counted. */
+  readonly property = ((...args: unknown[]) => {
+    const predicate = args.pop() as (...a: unknown[]) => unknown;
+    return (fc.property as (...a: unknown[]) => unknown)(...args, this.counted(predicate));
+  }) as typeof fc.property;
+
+  /** fc.asyncProperty whose predicate is counted. */
+  readonly asyncProperty = ((...args: unknown[]) => {
+    const predicate = args.pop() as (...a: unknown[]) => unknown;
+    return (fc.asyncProperty as (...a: unknown[]) => unknown)(...args, this.counted(predicate));
+  }) as typeof fc.asyncProperty;
+
+  /** Adds `n` cases run outside a predicate (e.g. documents the CLI checked). */
+  add(n: number): void {
+    this.total += n;
+    this.current += n;
+  }
+
+  /** The target just run ran at least `floor` cases (1 when replaying FUZZ_PATH); resets the per-target count. */
+  expectFloor(target: string, floor: number): void {
+    const ran = this.current;
+    this.current = 0;
+    expectAtLeast(`${this.suite}: ${target}`, ran, floor);
+  }
+
+  /** The whole suite ran at least `floor` cases. */
+  expectTotal(floor: number): void {
+    expectAtLeast(`${this.suite}: all targets`, this.total, floor);
+  }
+}
+
+function expectAtLeast(what: string, ran: number, floor: number): void {
+  const required = REPLAYING ? Math.min(1, floor) : floor;
+  if (!(ran >= required)) {
+    throw new Error(`${what} ran ${ran} cases, below its floor of ${required} (FUZZ_SCALE=${FUZZ_SCALE}, FUZZ_SEED=${FUZZ_SEED}${REPLAYING ? ', replaying FUZZ_PATH' : ''})`);
+  }
+}
 
 const examplesState = fileURLToPath(new URL('../../examples/state/', import.meta.url));
 

@@ -12,6 +12,15 @@ function pod(mutate: (p: Json) => void): Json {
   return p;
 }
 
+/** The pod as the API server stores it after meshgate's patch: every operation must apply (RFC 6902, `rfc6902`). */
+function injectedPod(original: Json, patch: unknown): Json {
+  const injected = structuredClone(original);
+  const results = applyPatch(injected, patch as Parameters<typeof applyPatch>[1]);
+  const failed = results.flatMap((r, i) => (r ? [`operation ${i} ${JSON.stringify((patch as unknown[])[i]).slice(0, 200)}: ${r.name}: ${r.message}`] : []));
+  expect(failed, 'patch operations that did not apply').to.deep.equal([]);
+  return injected;
+}
+
 function check(p: Json, settings: Partial<MeshgateSettings> = {}, state = curlMesh()) {
   return checkPodBypass(podAdmission(p), state, { ...SETTINGS, ...settings });
 }
@@ -86,8 +95,7 @@ describe('injector: pod bypass guard (SPEC §3)', () => {
       const original = curlPod();
       const out = mutatePod(podAdmission(original), state, { ...SETTINGS, sidecarMode: mode });
       if (out.action !== 'patch') throw new Error(out.action);
-      const injected = structuredClone(original) as Json;
-      applyPatch(injected, out.patch as Parameters<typeof applyPatch>[1]);
+      const injected = injectedPod(original as Json, out.patch);
       expect(checkPodBypass(podAdmission(injected), state, SETTINGS)).to.deep.equal({ errors: [], warnings: [] });
     });
   }
@@ -95,8 +103,7 @@ describe('injector: pod bypass guard (SPEC §3)', () => {
   it('does not let a status annotation grant more than meshgate grants', () => {
     const out = mutatePod(podAdmission(curlPod()), curlMesh(), SETTINGS);
     if (out.action !== 'patch') throw new Error(out.action);
-    const injected = structuredClone(curlPod()) as Json;
-    applyPatch(injected, out.patch as Parameters<typeof applyPatch>[1]);
+    const injected = injectedPod(curlPod() as Json, out.patch);
     // The listed proxy container gains NET_ADMIN; the listed init container becomes privileged
     // although the MeshConfig does not ask for it.
     injected.spec.containers[1].securityContext.capabilities.add = ['NET_ADMIN'];
@@ -109,8 +116,7 @@ describe('injector: pod bypass guard (SPEC §3)', () => {
   it('lets the listed iptables container add NET_ADMIN and NET_RAW only, not ALL', () => {
     const out = mutatePod(podAdmission(curlPod()), curlMesh(), SETTINGS);
     if (out.action !== 'patch') throw new Error(out.action);
-    const injected = structuredClone(curlPod()) as Json;
-    applyPatch(injected, out.patch as Parameters<typeof applyPatch>[1]);
+    const injected = injectedPod(curlPod() as Json, out.patch);
     injected.spec.initContainers[0].securityContext.capabilities.add = ['NET_ADMIN', 'NET_RAW', 'ALL'];
     const verdict = checkPodBypass(podAdmission(injected), curlMesh(), SETTINGS);
     expect(verdict.forbidden).to.be.a('string');

@@ -13,6 +13,7 @@ import type { ProfileName } from '../../src/profile.js';
 import type { MeshConfigSpec } from '../../src/state/types.js';
 import type { MeshgateSettings, SidecarMode } from '../../src/settings.js';
 import type { JsonPatchOperation } from '../../src/vocabulary/admission.js';
+import { mayRewriteGoldens } from '../support/golden.js';
 import { curlMesh, curlPod, enrolled, meshState, podAdmission, profileOf, SETTINGS } from './fixtures.js';
 
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'golden');
@@ -96,7 +97,7 @@ describe('injector: injected pods (SPEC §5)', () => {
 
           const file = join(GOLDEN_DIR, `curl-${profile}-${mode}.yaml`);
           const actual = stringify(forGolden(result), { lineWidth: 0 });
-          if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, actual);
+          if (mayRewriteGoldens('UPDATE_GOLDEN')) writeFileSync(file, actual);
           expect(parse(actual)).to.deep.equal(parse(readFileSync(file, 'utf8')), `golden ${file} (regenerate with UPDATE_GOLDEN=1)`);
         });
       }

@@ -30,9 +30,9 @@ describe('docs/install.md', () => {
 
   it('installs with meshgate install: CRDs, wait until established, then the rest', () => {
     expect(plain).to.not.equal(undefined);
-    const crds = plain!.indexOf('meshgate install --crds | kubectl apply -f -');
+    const crds = plain!.indexOf('bin/meshgate install --crds | kubectl apply -f -');
     const wait = plain!.findIndex((l) => WAIT.test(l));
-    const rest = plain!.indexOf('meshgate install | kubectl apply -f -');
+    const rest = plain!.indexOf('bin/meshgate install | kubectl apply -f -');
     expect([crds, wait, rest].every((i) => i >= 0), plain!.join('\n')).to.equal(true);
     expect(crds).to.be.lessThan(wait);
     expect(wait).to.be.lessThan(rest);
@@ -58,6 +58,6 @@ describe('docs/install.md', () => {
 
   it('uninstalls without deleting the CRDs: the uninstall deletes `meshgate install`, the CRDs only in a separate, explained command', () => {
     const [uninstall] = commandsUnder('Uninstall');
-    expect(uninstall).to.deep.equal(['meshgate install | kubectl delete --ignore-not-found -f -']);
+    expect(uninstall).to.deep.equal(['bin/meshgate install | kubectl delete --ignore-not-found -f -']);
   });
 });

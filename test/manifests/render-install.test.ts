@@ -11,6 +11,7 @@ import { installNames } from '../../src/manifests/names.js';
 import { renderCrds, renderInstall } from '../../src/manifests/render-install.js';
 import type { InstallOptions, KubeObject } from '../../src/manifests/types.js';
 import { toMultiDocumentYaml } from '../../src/manifests/yaml-output.js';
+import { mayRewriteGoldens } from '../support/golden.js';
 import { VARIANTS } from './variants.js';
 
 const GOLDEN_DIR = fileURLToPath(new URL('./golden/', import.meta.url));
@@ -49,7 +50,7 @@ describe('renderInstall', () => {
           [`${GOLDEN_DIR}${variant}.yaml`, toMultiDocumentYaml(objects)],
           [`${GOLDEN_DIR}${variant}.crds.yaml`, toMultiDocumentYaml(crdObjects)],
         ] as const) {
-          if (process.env.UPDATE_GOLDEN === '1') {
+          if (mayRewriteGoldens('UPDATE_GOLDEN')) {
             mkdirSync(GOLDEN_DIR, { recursive: true });
             writeFileSync(file, rendered);
           }

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { cidrFamily, ipFamily } from '../../src/policy/cidr.js';
 import { hostErrors } from '../../src/policy/hosts.js';
 import { imageReferenceError } from '../../src/vocabulary/image-reference.js';
+import { PROPERTY_SEED } from '../support/property-seed.js';
 
 describe('host, CIDR and image reference parsing (properties)', () => {
   it('accepts every DNS name, with or without a leading wildcard, and suggests it back from a URL', () => {
@@ -14,6 +15,7 @@ describe('host, CIDR and image reference parsing (properties)', () => {
           `remove the scheme, remove the path, put the port in spec.ports: use "${host}"`,
         ]);
       }),
+      { seed: PROPERTY_SEED },
     );
   });
 
@@ -25,6 +27,7 @@ describe('host, CIDR and image reference parsing (properties)', () => {
         expect(cidrFamily(`${ip}/${width}`)).to.equal(width === 32 ? 'ipv4' : 'ipv6');
         expect(cidrFamily(`${ip}/${width + 1}`)).to.equal(undefined);
       }),
+      { seed: PROPERTY_SEED },
     );
   });
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { applyPatch, type Operation as PatchOperation } from 'rfc6902';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AdmissionClient } from '../support/admission-client.js';
@@ -63,11 +64,14 @@ describe('resilience: meshgate serve as a process, under load', function () {
     const abuse = client();
     const big = Buffer.alloc(5 * 1024 * 1024, 'a');
     const deepBody = '['.repeat(200_000) + ']'.repeat(200_000);
-    // 50,000 levels under spec, written as text (JSON.stringify itself would overflow the test's stack).
-    const deepSpec = '{"a":'.repeat(50_000) + '"x"' + '}'.repeat(50_000);
+    // 50,000 levels, written as text (JSON.stringify itself would overflow the test's stack): as an
+    // Egress's whole spec, and under a real pod's spec.affinity (the pod has its container and is in
+    // the enrolled namespace curl, so it goes all the way through the injector).
+    const deepValue = '{"a":'.repeat(50_000) + '"x"' + '}'.repeat(50_000);
     const deepEgress = egressReview(egressObject({ name: 'deep', spec: { deep: 'DEEP' } }));
-    const deepPod = podReview({ ...podObject({ namespace: 'curl' }), spec: { deep: 'DEEP' } });
-    const withDeepSpec = (review: unknown) => JSON.stringify(review).replace('{"deep":"DEEP"}', deepSpec);
+    const curlPod = podObject({ namespace: 'curl' }) as { spec: Record<string, unknown> };
+    const deepPod = podReview({ ...curlPod, spec: { ...curlPod.spec, affinity: { deep: 'DEEP' } } });
+    const withDeepValue = (review: unknown) => JSON.stringify(review).replace('{"deep":"DEEP"}', deepValue);
     const post = (webhook: 'validate' | 'mutate', body: string | Buffer, contentType = 'application/json') =>
       abuse.raw('POST', `/${webhook}?timeout=10s`, body, { 'content-type': contentType }).then(
         (r) => ({ status: r.status, body: r.body }),
@@ -82,7 +86,7 @@ describe('resilience: meshgate serve as a process, under load', function () {
       Promise.all(Array.from({ length: 20 }, (_, i) => post(i % 2 ? 'validate' : 'mutate', JSON.stringify(egressReview()), i % 4 ? 'text/plain' : 'application/x-www-form-urlencoded'))),
       Promise.all(Array.from({ length: 4 }, (_, i) => post(i % 2 ? 'validate' : 'mutate', big))),
       Promise.all([post('validate', deepBody), post('mutate', deepBody)]),
-      Promise.all([abuse.post('validate', withDeepSpec(deepEgress)), abuse.post('mutate', withDeepSpec(deepPod))]),
+      Promise.all([abuse.post('validate', withDeepValue(deepEgress)), abuse.post('mutate', withDeepValue(deepPod))]),
       // TLS connections that send bytes that are not HTTP, and plain TCP that is not TLS.
       Promise.all([
         ...Array.from({ length: 10 }, async () => {
@@ -95,9 +99,12 @@ describe('resilience: meshgate serve as a process, under load', function () {
           { length: 10 },
           () =>
             new Promise<string>((res) => {
+              let received = '';
+              let how = 'closed';
               const s = net.connect(p.port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-              s.on('error', () => res('error'));
-              s.on('close', () => res('closed'));
+              s.on('data', (d: Buffer) => (received += d.toString('latin1')));
+              s.on('error', (err: NodeJS.ErrnoException) => (how = `error ${err.code}`));
+              s.on('close', () => res(`${how}; received ${JSON.stringify(received)}`));
             }),
         ),
       ]),
@@ -106,13 +113,51 @@ describe('resilience: meshgate serve as a process, under load', function () {
     expect(wrongType.map((r) => r.status)).to.deep.equal(Array(20).fill(415));
     for (const r of bigBodies) expect(r.status === 413 || ['EPIPE', 'ECONNRESET'].includes(r.body), JSON.stringify(r)).to.equal(true);
     expect(deepBodies.map((r) => r.status)).to.deep.equal([400, 400]);
-    // Deep objects inside a review: answered with the uid echoed, whatever the decision (the pod
-    // gets a 500 InternalError today: the injector's clone recurses; reported, fails closed).
-    deepObjects.forEach((r, i) => {
-      expect(r.status).to.equal(200);
-      expect(JSON.parse(r.body).response.uid).to.equal((i === 0 ? deepEgress : deepPod).request.uid);
+    // Deep objects inside a review get the answer a shallow one would. The Egress: denied, 422, for
+    // what its spec lacks and the unknown field it has (the rules do not recurse into it).
+    const [egressAnswer, podAnswer] = deepObjects.map((r) => {
+      expect(r.status, r.body.slice(0, 300)).to.equal(200);
+      return JSON.parse(r.body) as { response: Record<string, any> };
     });
-    expect(garbage).to.have.length(20);
+    expect(egressAnswer!.response).to.deep.equal({
+      uid: deepEgress.request.uid,
+      allowed: false,
+      status: {
+        status: 'Failure',
+        code: 422,
+        reason: 'Invalid',
+        message:
+          'Egress.policy.openservicemesh.io "deep" is invalid: [spec.sources: Required value, spec.ports: Required value, spec.a: Forbidden: unknown field; known fields: "sources", "hosts", "ipAddresses", "ports", "matches"]',
+        details: {
+          group: 'policy.openservicemesh.io',
+          kind: 'Egress',
+          name: 'deep',
+          causes: [
+            { reason: 'FieldValueRequired', field: 'spec.sources', message: 'Required value' },
+            { reason: 'FieldValueRequired', field: 'spec.ports', message: 'Required value' },
+            { reason: 'FieldValueForbidden', field: 'spec.a', message: 'Forbidden: unknown field; known fields: "sources", "hosts", "ipAddresses", "ports", "matches"' },
+          ],
+        },
+      },
+    });
+    // The pod: allowed and injected, with a patch that leaves the deep affinity alone and applies to
+    // the pod as sent (parsed from the same text, as kube-apiserver holds it).
+    expect(podAnswer!.response).to.include({ uid: deepPod.request.uid, allowed: true, patchType: 'JSONPatch' });
+    expect(podAnswer!.response.status, 'no status on an injected pod').to.equal(undefined);
+    const podPatch = JSON.parse(Buffer.from(podAnswer!.response.patch as string, 'base64').toString('utf8')) as PatchOperation[];
+    expect(podPatch.map((o) => `${o.op} ${o.path}`)).to.deep.equal(['add /metadata/annotations', 'add /spec/containers/1', 'add /spec/volumes', 'add /spec/initContainers']);
+    const sentPod = (JSON.parse(withDeepValue(deepPod)) as { request: { object: { spec: Record<string, any> } } }).request.object;
+    const deepAffinity = sentPod.spec.affinity;
+    const results = applyPatch(sentPod, podPatch);
+    expect(results.filter((e) => e !== null).map(String), 'patch operations that did not apply').to.deep.equal([]);
+    expect(sentPod.spec.containers.map((c: { name: string }) => c.name)).to.deep.equal(['curl', 'envoy']);
+    expect(sentPod.spec.initContainers.map((c: { name: string }) => c.name)).to.deep.equal(['osm-init']);
+    expect(sentPod.spec.affinity).to.equal(deepAffinity);
+    // Bytes that are not HTTP inside TLS: a 400 and the connection closed. Plain TCP that is not
+    // TLS: the handshake fails and the server closes the connection (nothing HTTP is sent back).
+    const [tlsGarbage, plainGarbage] = [garbage.slice(0, 10), garbage.slice(10)];
+    for (const received of tlsGarbage) expect(received).to.match(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    for (const outcome of plainGarbage) expect(outcome).to.be.oneOf(['closed; received ""', 'error ECONNRESET; received ""']);
 
     // With the slow-loris connections still open, valid requests keep flowing.
     await load.answered(200);

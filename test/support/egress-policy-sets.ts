@@ -61,5 +61,5 @@ export function compileSet(s: PolicySet) {
   return compileProxyConfig({ namespace: 'curl', name: 'curl' }, store, settings);
 }
 
-export const PROPERTY_SEED = 20261203;
+export { PROPERTY_SEED } from './property-seed.js';
 

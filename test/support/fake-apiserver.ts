@@ -137,6 +137,14 @@ interface ResourcePath {
 
 const TOKEN = 'fake-apiserver-token';
 
+/** kube-apiserver's generateName suffix: five characters of its alphabet (utilrand.String), here the n-th in order. */
+function generatedSuffix(n: number): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  let out = '';
+  for (let i = 0; i < 5; i++, n = Math.floor(n / alphabet.length)) out = alphabet[n % alphabet.length] + out;
+  return out;
+}
+
 export class FakeApiServer {
   readonly store: ObjectStore;
   readonly requests: RequestRecord[] = [];
@@ -148,6 +156,8 @@ export class FakeApiServer {
   private paused: { resource?: string } | undefined;
   private forbidRules: ForbidRule[] = [];
   private conflictsToInject = 0;
+  /** generateName suffixes: counted, not random, so a run names its objects the same way every time. */
+  private generatedNames = 0;
   private server!: Server;
   private port = 0;
   private caCertPem = '';
@@ -689,7 +699,7 @@ export class FakeApiServer {
       throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
     const metadata = { ...(body.metadata ?? {}) };
-    if (!metadata.name && metadata.generateName) metadata.name = `${metadata.generateName}${Math.random().toString(36).slice(2, 7)}`;
+    if (!metadata.name && metadata.generateName) metadata.name = `${metadata.generateName}${generatedSuffix(this.generatedNames++)}`;
     if (!metadata.name) throw invalid(rp.type, '', 'metadata.name: Required value: name or generateName is required');
     delete metadata.resourceVersion;
     return this.store.create(rp.type, ns, { ...body, metadata });

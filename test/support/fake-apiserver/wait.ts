@@ -2,21 +2,25 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 
 /**
- * Polls `check` until it returns a truthy value (or stops throwing), failing with `what` after
- * `timeoutMs`. For state that follows a watch: no timing is asserted, the bound only stops a hang.
+ * Polls `check` until it returns a truthy value, failing with `what` after `timeoutMs`. For state
+ * that follows a watch: no timing is asserted, the bound only stops a hang. Only a falsy answer
+ * ("not yet") is retried: an exception from `check` (a TypeError, a failed parse, an unexpected
+ * HTTP status, a broken contract) is not a condition still settling, and fails the wait at once.
  */
 export async function eventually<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
+    let v: T;
     try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-      last = v;
+      v = await check();
     } catch (err) {
-      last = err;
+      if (err instanceof Error) err.message = `while waiting for ${what}: ${err.message}`;
+      throw err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    if (v) return v as NonNullable<T>;
+    last = v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 15));
   }
 }
