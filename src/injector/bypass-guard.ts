@@ -8,7 +8,7 @@ import { parseSidecarInjection } from './annotations.js';
 import { decideInjection, isEnrolled } from './decision.js';
 import { injectPod, planInjection, type InjectContext } from './inject-pod.js';
 import { parsePod, type Container, type Pod } from './pod.js';
-import { carriesInjection, compareInjection, meshgateContainerNames, stripInjection } from './sidecar-integrity.js';
+import { carriesInjection, compareInjection, firstDiff, meshgateContainerNames, stripInjection } from './sidecar-integrity.js';
 import { readStatus } from './status.js';
 
 /** Capabilities that let a container rewrite the pod's netfilter rules or craft raw packets. */
@@ -184,9 +184,8 @@ function updateFindings(pod: Pod, old: Pod, ctx: GuardContext): GuardFindings {
         continue;
       }
       for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-        if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) {
-          found.integrity.push(`${what}: ${key} changed after admission (meshgate injected ${short(before[key])}, now ${short(after[key])})`);
-        }
+        const d = firstDiff(before[key], after[key], undefined, key);
+        if (d) found.integrity.push(`${what}: ${key} changed after admission (meshgate injected ${short(before[key])}, now ${short(after[key])})`);
       }
     }
   }
@@ -194,7 +193,12 @@ function updateFindings(pod: Pod, old: Pod, ctx: GuardContext): GuardFindings {
 }
 
 function short(v: unknown): string {
-  const t = v === undefined ? 'unset' : (JSON.stringify(v) ?? 'null');
+  let t: string;
+  try {
+    t = v === undefined ? 'unset' : (JSON.stringify(v) ?? 'null');
+  } catch {
+    t = '(too deep to show)';
+  }
   return t.length > 60 ? `${t.slice(0, 57)}...` : t;
 }
 

@@ -189,7 +189,9 @@ function isServiceAccountMount(m: unknown): boolean {
   return typeof r === 'object' && r !== null && r.mountPath === SERVICE_ACCOUNT_MOUNT_PATH && r.readOnly === true && r.subPath === undefined;
 }
 
-interface Difference {
+const MAX_DEPTH = 32;
+
+export interface Difference {
   path: string;
   want: unknown;
   have: unknown;
@@ -203,7 +205,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * The first place where `have` differs from `want`, by path (`securityContext.runAsUser`,
  * `args[1]`); undefined when equal. `defaults` (under `key`) fill absent fields on either side.
  */
-function firstDiff(want: unknown, have: unknown, defaults: Defaults | undefined, path: string): Difference | undefined {
+export function firstDiff(want: unknown, have: unknown, defaults: Defaults | undefined, path: string, depth = 0): Difference | undefined {
+  // Nothing meshgate renders is nested this deep: deeper is a difference, found without recursing on.
+  if (depth > MAX_DEPTH) return { path, want, have };
   if (isRecord(want) && isRecord(have)) {
     for (const k of new Set([...Object.keys(want), ...Object.keys(have)])) {
       const d = defaults?.[k];
@@ -213,7 +217,7 @@ function firstDiff(want: unknown, have: unknown, defaults: Defaults | undefined,
         w ??= d;
         h ??= d;
       }
-      const diff = firstDiff(w, h, isRecord(d) ? (d as Defaults) : undefined, path ? `${path}.${k}` : k);
+      const diff = firstDiff(w, h, isRecord(d) ? (d as Defaults) : undefined, path ? `${path}.${k}` : k, depth + 1);
       if (diff) return diff;
     }
     return undefined;
@@ -221,7 +225,7 @@ function firstDiff(want: unknown, have: unknown, defaults: Defaults | undefined,
   if (Array.isArray(want) && Array.isArray(have)) {
     if (want.length !== have.length) return { path, want, have };
     for (let i = 0; i < want.length; i++) {
-      const diff = firstDiff(want[i], have[i], undefined, `${path}[${i}]`);
+      const diff = firstDiff(want[i], have[i], undefined, `${path}[${i}]`, depth + 1);
       if (diff) return diff;
     }
     return undefined;
@@ -232,15 +236,24 @@ function firstDiff(want: unknown, have: unknown, defaults: Defaults | undefined,
 const SHOWN_MAX = 60;
 
 /** A value in a message: strings quoted, the rest as JSON (one line, C1 controls escaped), cut to SHOWN_MAX. */
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? 'null';
+  } catch {
+    return '(too deep to show)';
+  }
+}
+
 function shown(v: unknown): string {
   if (v === undefined) return 'unset';
   const cut = (t: string) => (t.length > SHOWN_MAX ? `${t.slice(0, SHOWN_MAX - 3)}...` : t);
   if (typeof v === 'string') return quote(cut(v));
-  return cut(JSON.stringify(v) ?? 'null').replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return cut(safeJson(v)).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-function describe(d: Difference): string {
-  const long = (v: unknown) => (typeof v === 'string' ? v.length : (JSON.stringify(v) ?? '').length) > SHOWN_MAX;
+/** `<path> is <have>, meshgate renders <want>`, or `<path> differs ...` when either is long. */
+export function describe(d: Difference): string {
+  const long = (v: unknown) => (typeof v === 'string' ? v.length : safeJson(v).length) > SHOWN_MAX;
   if (d.have !== undefined && d.want !== undefined && (long(d.have) || long(d.want))) return `${d.path} differs from what meshgate renders`;
   return `${d.path} is ${shown(d.have)}, meshgate renders ${shown(d.want)}`;
 }

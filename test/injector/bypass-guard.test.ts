@@ -311,3 +311,20 @@ describe('injector: pod guard on UPDATE and pods/ephemeralcontainers (issue #15)
     expect(update(old, next, 'ephemeralcontainers', )).to.deep.equal({ errors: [], warnings: [] });
   });
 });
+
+describe('injector: pod guard on deep input', () => {
+  it('compares containers nested 100,000 levels deep (a body a client can send) without overflowing the stack', () => {
+    let deep: Json = {};
+    for (let i = 0; i < 100_000; i++) deep = { a: deep };
+    const lookalike = pod((p) => p.spec.containers.push({ name: 'envoy', image: 'envoyproxy/envoy-distroless:v1.34.1', securityContext: deep }));
+    expect(checkPodBypass(podAdmission(lookalike), curlMesh(), SETTINGS).forbidden).to.include('container "envoy": ');
+    // Both sides share the deep field, so the comparison has to walk it.
+    const before = mutated(curlPod());
+    const after = structuredClone(before);
+    before.spec.containers[1].env = [deep];
+    after.spec.containers[1].env = [deep];
+    after.spec.containers[1].image = 'busybox';
+    const update = checkPodBypass({ ...podAdmission(after), operation: 'UPDATE', oldObject: before }, curlMesh(), SETTINGS);
+    expect(update.forbidden).to.include('container "envoy": image changed after admission');
+  });
+});
