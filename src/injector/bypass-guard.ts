@@ -101,15 +101,14 @@ export function guardPod(pod: Pod, ctx: GuardContext): GuardFindings {
       }
     }
   }
-  if (decision.kind === 'skip' && parseSidecarInjection(profile, pod.metadata?.annotations, 'pod').ok) {
-    const says = parseSidecarInjection(profile, pod.metadata?.annotations, 'pod');
-    if (says.ok && says.value === false) {
-      const key = meshKeys(profile).sidecarInjection;
-      const { [key]: _optOut, ...rest } = stripped.metadata?.annotations ?? {};
-      const without: Pod = { ...stripped, metadata: { ...stripped.metadata, annotations: rest } };
-      if (decide(without).kind === 'inject') {
-        found.optOut = `pod opts out of the sidecar (${key}: ${quote(pod.metadata?.annotations?.[key] ?? '')})`;
-      }
+  // An opt-out counts only where meshgate would inject the pod without it.
+  const says = parseSidecarInjection(profile, pod.metadata?.annotations, 'pod');
+  if (decision.kind === 'skip' && says.ok && says.value === false) {
+    const key = meshKeys(profile).sidecarInjection;
+    const { [key]: _optOut, ...rest } = stripped.metadata?.annotations ?? {};
+    const without: Pod = { ...stripped, metadata: { ...stripped.metadata, annotations: rest } };
+    if (decide(without).kind === 'inject') {
+      found.optOut = `pod opts out of the sidecar (${key}: ${quote(pod.metadata?.annotations?.[key] ?? '')})`;
     }
   }
 
