@@ -8,8 +8,20 @@ export const SIDECAR_MODES = ['classic', 'native'] as const;
 export type SidecarMode = (typeof SIDECAR_MODES)[number];
 export const BYPASS_GUARD_MODES = ['deny', 'warn', 'off'] as const;
 export type BypassGuardMode = (typeof BYPASS_GUARD_MODES)[number];
+/** What the pod guard does with a pod that opts out of the sidecar in an enrolled namespace. */
+export const POD_OPT_OUT_MODES = ['allow', 'warn', 'deny'] as const;
+export type PodOptOutMode = (typeof POD_OPT_OUT_MODES)[number];
 export const IPTABLES_BACKENDS = ['auto', 'nft', 'legacy'] as const;
 export type IptablesBackend = (typeof IPTABLES_BACKENDS)[number];
+
+/**
+ * The flag and environment variable of each guard setting. `meshgate serve`, `inject` and `validate`
+ * all take them, so the guard's messages can name them whichever command printed the message.
+ */
+export const GUARD_SETTING_FLAGS = {
+  bypassGuard: { flag: '--bypass-guard', env: 'MESHGATE_BYPASS_GUARD' },
+  podOptOut: { flag: '--pod-opt-out', env: 'MESHGATE_POD_OPT_OUT' },
+} as const;
 
 export interface MeshgateSettings {
   /** In-cluster destinations (pod and service CIDRs): never intercepted, so they flow when egress is closed. */
@@ -18,6 +30,11 @@ export interface MeshgateSettings {
   sidecarMode: SidecarMode;
   /** What the pod bypass guard does with app containers that could step around the proxy. */
   bypassGuard: BypassGuardMode;
+  /**
+   * Pods that opt out with `D/sidecar-injection: disabled` in an enrolled namespace: `allow` (silently,
+   * OSM's behaviour), `warn` (allowed with a warning) or `deny` (strict meshes).
+   */
+  podOptOut: PodOptOutMode;
   /** Which iptables the init container uses. */
   iptablesBackend: IptablesBackend;
   /** Proxy image when the MeshConfig names none. */
@@ -54,6 +71,7 @@ export const DEFAULT_SETTINGS: MeshgateSettings = {
   clusterCIDRs: [],
   sidecarMode: 'classic',
   bypassGuard: 'deny',
+  podOptOut: 'warn',
   iptablesBackend: 'auto',
   defaultSidecarImage: 'envoyproxy/envoy-distroless:v1.34.1',
   defaultInitImage: 'openservicemesh/init:v1.2.4',

@@ -3,7 +3,9 @@ import ipaddr from 'ipaddr.js';
 import {
   BYPASS_GUARD_MODES,
   DEFAULT_SETTINGS,
+  GUARD_SETTING_FLAGS,
   IPTABLES_BACKENDS,
+  POD_OPT_OUT_MODES,
   SIDECAR_MODES,
   type MeshgateSettings,
 } from '../settings.js';
@@ -17,6 +19,7 @@ export interface SettingsOptionValues {
   clusterCidrs?: string;
   sidecarMode?: string;
   bypassGuard?: string;
+  podOptOut?: string;
   iptablesBackend?: string;
   sidecarImage?: string;
   initImage?: string;
@@ -31,7 +34,8 @@ interface SettingFlag {
 export const SETTINGS_FLAGS = {
   clusterCidrs: { flag: '--cluster-cidrs', key: 'clusterCidrs', env: 'MESHGATE_CLUSTER_CIDRS' },
   sidecarMode: { flag: '--sidecar-mode', key: 'sidecarMode', env: 'MESHGATE_SIDECAR_MODE' },
-  bypassGuard: { flag: '--bypass-guard', key: 'bypassGuard', env: 'MESHGATE_BYPASS_GUARD' },
+  bypassGuard: { ...GUARD_SETTING_FLAGS.bypassGuard, key: 'bypassGuard' },
+  podOptOut: { ...GUARD_SETTING_FLAGS.podOptOut, key: 'podOptOut' },
   iptablesBackend: { flag: '--iptables-backend', key: 'iptablesBackend', env: 'MESHGATE_IPTABLES_BACKEND' },
   sidecarImage: { flag: '--sidecar-image', key: 'sidecarImage', env: 'MESHGATE_SIDECAR_IMAGE' },
   initImage: { flag: '--init-image', key: 'initImage', env: 'MESHGATE_INIT_IMAGE' },
@@ -52,6 +56,11 @@ export function addSettingsOptions(cmd: Command): Command {
       new Option(`${f.bypassGuard.flag} <mode>`, `pods that could bypass the proxy: ${BYPASS_GUARD_MODES.join(' | ')}`)
         .env(f.bypassGuard.env)
         .default(DEFAULT_SETTINGS.bypassGuard),
+    )
+    .addOption(
+      new Option(`${f.podOptOut.flag} <mode>`, `pods that opt out of the sidecar in an enrolled namespace: ${POD_OPT_OUT_MODES.join(' | ')}`)
+        .env(f.podOptOut.env)
+        .default(DEFAULT_SETTINGS.podOptOut),
     )
     .addOption(
       new Option(`${f.iptablesBackend.flag} <backend>`, `iptables used by the init container: ${IPTABLES_BACKENDS.join(' | ')}`)
@@ -116,6 +125,7 @@ export function settingsFrom(opts: SettingsOptionValues, base: MeshgateSettings 
     clusterCIDRs: opts.clusterCidrs === undefined ? base.clusterCIDRs : parseCidrList(f.clusterCidrs, opts.clusterCidrs),
     sidecarMode: oneOf(f.sidecarMode, opts.sidecarMode, SIDECAR_MODES, base.sidecarMode),
     bypassGuard: oneOf(f.bypassGuard, opts.bypassGuard, BYPASS_GUARD_MODES, base.bypassGuard),
+    podOptOut: oneOf(f.podOptOut, opts.podOptOut, POD_OPT_OUT_MODES, base.podOptOut),
     iptablesBackend: oneOf(f.iptablesBackend, opts.iptablesBackend, IPTABLES_BACKENDS, base.iptablesBackend),
     defaultSidecarImage: image(f.sidecarImage, opts.sidecarImage, base.defaultSidecarImage),
     defaultInitImage: image(f.initImage, opts.initImage, base.defaultInitImage),

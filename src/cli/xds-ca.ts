@@ -45,11 +45,11 @@ export function readCaFile(path: string, what: string): string {
  * For `meshgate inject`: `--xds-ca FILE` (or MESHGATE_XDS_CA), else the development CA of
  * `meshgate serve --dev` in this directory, else a UserError naming the flag.
  */
-export function offlineXdsCa(flagValue: string | undefined): string {
+export function offlineXdsCa(flagValue: string | undefined, command = 'inject'): string {
   if (flagValue) return readCaFile(flagValue, XDS_CA_FLAG);
   if (existsSync(DEV_CA_PATH)) return readCaFile(DEV_CA_PATH, `${XDS_CA_FLAG} (default)`);
   throw new UserError(
-    `inject: no CA for the sidecar to verify meshgate's xDS server: pass ${XDS_CA_FLAG} FILE (${XDS_CA_ENV}), meshgate's CA certificate (ca.crt of the Secret meshgate-webhook-tls)`,
+    `${command}: no CA for the sidecar to verify meshgate's xDS server: pass ${XDS_CA_FLAG} FILE (${XDS_CA_ENV}), meshgate's CA certificate (ca.crt of the Secret meshgate-webhook-tls)`,
   );
 }
 

@@ -30,6 +30,8 @@ export interface Container {
 export interface PodSpec {
   containers: Container[];
   initContainers?: Container[];
+  /** Added through the `pods/ephemeralcontainers` subresource (kubectl debug), never on CREATE. */
+  ephemeralContainers?: Container[];
   volumes?: { name: string; [key: string]: unknown }[];
   hostNetwork?: boolean;
   serviceAccountName?: string;
@@ -71,6 +73,7 @@ export const podSchema = z.object({
   spec: z.object({
     containers: z.array(container),
     initContainers: z.array(container).optional(),
+    ephemeralContainers: z.array(container).optional(),
     volumes: z.array(z.object({ name: z.string() })).optional(),
     hostNetwork: z.boolean().optional(),
     serviceAccountName: z.string().optional(),

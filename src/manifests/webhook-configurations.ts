@@ -47,8 +47,10 @@ function configurationMetadata(name: string, names: InstallNames, opts: InstallO
 
 /**
  * Validating: policies (Egress of both groups, HTTPRouteGroup, the profile's MeshConfig) in every
- * namespace, so a policy in a namespace not yet enrolled is still checked; and the pod bypass guard
- * on Pod CREATE in enrolled namespaces. The pod webhook excludes the control namespace, kube-system
+ * namespace, so a policy in a namespace not yet enrolled is still checked; and the pod guard on
+ * Pod CREATE (the pod after every mutating webhook: bypass, sidecar integrity, opt-out), Pod UPDATE
+ * (meshgate's containers unchanged) and `pods/ephemeralcontainers` (kubectl debug) in enrolled
+ * namespaces. The pod webhook excludes the control namespace, kube-system
  * and kube-public like the mutating one: the guard has nothing to guard there (nothing is injected)
  * and a Fail-policy webhook on those would deadlock meshgate's own restart or the cluster's
  * add-ons if one were ever labelled into the mesh.
@@ -90,7 +92,10 @@ export function validatingWebhookConfiguration(profile: Profile, names: InstallN
       {
         name: names.podGuardWebhook,
         clientConfig: clientConfig(names, '/validate'),
-        rules: [{ apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE'], scope: 'Namespaced' }],
+        rules: [
+          { apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' },
+          { apiGroups: [''], apiVersions: ['v1'], resources: ['pods/ephemeralcontainers'], operations: ['UPDATE'], scope: 'Namespaced' },
+        ],
         namespaceSelector: enrolledNamespaceSelector(profile, opts),
         ...COMMON,
       },

@@ -18,6 +18,8 @@ export interface AdmissionInput {
   uid: string;
   kind: GroupVersionKind;
   operation: Operation;
+  /** The subresource, e.g. `ephemeralcontainers` for `pods/ephemeralcontainers`; undefined for the resource itself. */
+  subResource?: string;
   namespace: string;
   name: string;
   object: KubeObject | undefined;

@@ -132,6 +132,7 @@ export function decodeAdmissionReview(body: unknown): DecodedRequest {
       uid,
       kind: { group: r.kind.group, version: r.kind.version, kind: r.kind.kind },
       operation: r.operation,
+      ...(r.subResource ? { subResource: r.subResource } : {}),
       // The API server fills namespace and name; fall back to the object's metadata (name is empty
       // for pods created with generateName).
       namespace: str(r.namespace) ?? str(meta.namespace) ?? str(oldMeta.namespace) ?? '',

@@ -91,7 +91,8 @@ describe('meshgate validate (the CLI, spawned)', function () {
       ['Egress', 'tcp-443', 'valid'],
       ['ServiceAccount', 'curl', 'skipped'],
       ['Service', 'curl', 'skipped'],
-      ['Deployment', 'curl', 'skipped'],
+      // A workload's pod template goes through the injector and the pod guard (issue #14).
+      ['Deployment', 'curl', 'valid'],
     ]);
     expect(results[0]).to.deep.include({ source: 'examples/invalid/port-number-string.yaml', document: 1, apiVersion: 'policy.openservicemesh.io/v1alpha1', namespace: 'curl' });
     expect(results[0]!.errors).to.deep.equal([

@@ -136,7 +136,8 @@ describe(`fuzz: the offline CLI on files of fuzzed documents (seed ${FUZZ_SEED})
       const docs = sample(i === 2 ? arb.cliDocument : mostlyValid, i === 2 ? DOCS_PER_FILE : 40, 20 + i);
       await check(`inject-${i}`, (f) => ['inject', '-f', f, '--state', stateDir, '--xds-ca', XDS_CA_PATH], docs, injectOutput);
     }
-    // Opted-out and clean pods alone: exit 0 and everything printed.
+    // Clean pods alone: exit 0 and everything printed. Fuzzed security contexts add NET_ADMIN or
+    // run as 1500, which the pod guard refuses by default (issue #14): here it only warns.
     const reserved = (p: Record<string, unknown>) => /"name":"(envoy|osm-init)"/.test(JSON.stringify(p.spec));
     const clean = sample(
       arb.wellTypedPod.filter((p) => !reserved(p)).map((p) => ({ ...p, metadata: { name: 'fuzz', annotations: {} }, spec: { ...(p.spec as object), hostNetwork: false } })),
@@ -145,7 +146,7 @@ describe(`fuzz: the offline CLI on files of fuzzed documents (seed ${FUZZ_SEED})
     );
     const file = join(dir, 'inject-clean.yaml');
     writeFileSync(file, yamlText(clean));
-    const r = await runCli(['inject', '-f', file, '--state', stateDir, '--xds-ca', XDS_CA_PATH], { timeoutMs: 60_000 });
+    const r = await runCli(['inject', '-f', file, '--state', stateDir, '--xds-ca', XDS_CA_PATH, '--bypass-guard', 'warn'], { timeoutMs: 60_000 });
     expect(commonProblems(r)).to.equal(undefined);
     expect(r.code, r.stderr).to.equal(0);
     expect(injectOutput(r, clean)).to.equal(undefined);

@@ -162,6 +162,7 @@ export const settingsArb: fc.Arbitrary<MeshgateSettings> = fc.record({
   clusterCIDRs: fc.subarray(['10.96.0.0/12', '10.244.0.0/16', 'fd00:10:96::/108']),
   sidecarMode: fc.constantFrom('classic' as const, 'native' as const),
   bypassGuard: fc.constantFrom('deny' as const, 'warn' as const, 'off' as const),
+  podOptOut: fc.constantFrom('allow' as const, 'warn' as const, 'deny' as const),
   iptablesBackend: fc.constantFrom('auto' as const, 'nft' as const, 'legacy' as const),
   defaultSidecarImage: fc.constant(DEFAULT_SETTINGS.defaultSidecarImage),
   defaultInitImage: fc.constant(DEFAULT_SETTINGS.defaultInitImage),

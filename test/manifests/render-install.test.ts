@@ -185,7 +185,8 @@ function checkWebhookConfigurations(objects: KubeObject[], opts: InstallOptions)
     expect(w.clientConfig.caBundle, 'published by the server or cainjector, never by install').to.equal(undefined);
     for (const rule of w.rules) {
       for (const op of rule.operations) expect(['CREATE', 'UPDATE', 'DELETE', 'CONNECT', '*']).to.include(op);
-      expect(rule.resources.every((r: string) => !r.includes('/'))).to.equal(true);
+      // Subresources only where meant: the pod guard's pods/ephemeralcontainers (kubectl debug).
+      expect(rule.resources.every((r: string) => !r.includes('/') || r === 'pods/ephemeralcontainers')).to.equal(true);
     }
   }
   const rulesFor = (w: any, resource: string) => w.rules.filter((r: any) => r.resources.includes(resource));
@@ -202,8 +203,13 @@ function checkWebhookConfigurations(objects: KubeObject[], opts: InstallOptions)
   const podWebhooks = [vwc.webhooks.find((w: any) => w.name === names.podGuardWebhook), mwc.webhooks[0]];
   expect(podWebhooks[1].clientConfig.service.path).to.equal('/mutate');
   expect(podWebhooks[0].clientConfig.service.path).to.equal('/validate');
+  expect(podWebhooks[1].rules).to.deep.equal([{ apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE'], scope: 'Namespaced' }]);
+  // The guard also sees updates (an injected container's image) and kubectl debug's ephemeral containers.
+  expect(podWebhooks[0].rules).to.deep.equal([
+    { apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' },
+    { apiGroups: [''], apiVersions: ['v1'], resources: ['pods/ephemeralcontainers'], operations: ['UPDATE'], scope: 'Namespaced' },
+  ]);
   for (const w of podWebhooks) {
-    expect(w.rules).to.deep.equal([{ apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE'], scope: 'Namespaced' }]);
     const exprs = w.namespaceSelector.matchExpressions;
     expect(exprs).to.deep.include({ key: `${opts.profile.domain}/monitored-by`, operator: 'In', values: [opts.meshName] });
     expect(exprs).to.deep.include({ key: `${opts.profile.domain}/ignore`, operator: 'DoesNotExist' });

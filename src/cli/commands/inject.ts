@@ -1,7 +1,9 @@
 import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
 import { DirStateSource } from '../../cluster/state-dir.js';
+import { guardOutcome, guardPod } from '../../injector/bypass-guard.js';
 import { decideInjection } from '../../injector/decision.js';
+import { carriesInjection } from '../../injector/sidecar-integrity.js';
 import { injectPod } from '../../injector/inject-pod.js';
 import { parsePod, type Pod } from '../../injector/pod.js';
 import { uninject } from '../../injector/uninject.js';
@@ -43,9 +45,12 @@ export function register(program: Command): void {
         'with the sidecar-injection annotation (disabled|no|false), uses hostNetwork, or is already\n' +
         'injected. The MeshConfig (images, resources, log level, egress, exclusion lists) comes from --state;\n' +
         'without it, the defaults apply (egress closed).\n\n' +
+        "The webhook's pod guard applies to the result, as if the namespace were enrolled: --bypass-guard\n" +
+        'deny|warn|off for app containers that could step around the proxy and for pods that already carry\n' +
+        "a sidecar that is not exactly meshgate's, --pod-opt-out allow|warn|deny for pods that opt out.\n\n" +
         "The sidecar gets its egress config from meshgate over ADS and verifies the server with meshgate's\n" +
         `CA: ${XDS_CA_FLAG} FILE, else ${DEV_CA_PATH} (what \`meshgate serve --dev\` creates) when present.\n\n` +
-        'Exit status: 0 done (notes and warnings on stderr), 1 a pod was refused (bad annotation),\n' +
+        'Exit status: 0 done (notes and warnings on stderr), 1 a pod was refused (bad annotation, pod guard),\n' +
         '2 usage error or unreadable input.',
     )
     .option('-f, --filename <FILE|DIR|->', 'file, directory or - for stdin; repeatable', collect, [])
@@ -69,7 +74,7 @@ export function register(program: Command): void {
     const settingsForPods = () => (settings ??= { ...base, xds: { ...base.xds, caPem: offlineXdsCa(opts.xdsCa) } });
     const state = await loadState(profile, opts.state);
     const docs = await readInputs(opts.filename);
-    process.stdout.write(render(transform(docs, (slot, pod) => injectOne(slot, pod, state, settingsForPods, opts.namespace))));
+    process.stdout.write(render(transform(docs, (slot, pod) => injectOne(slot, pod, state, base, settingsForPods, opts.namespace))));
   });
 
   program
@@ -92,14 +97,30 @@ export function register(program: Command): void {
 
 type Step = { pod: unknown; note?: string; warnings?: string[] } | { error: string };
 
-function injectOne(slot: PodSlot, pod: Pod, state: MeshState, settings: () => MeshgateSettings, nsFlag?: string): Step {
+function injectOne(slot: PodSlot, pod: Pod, state: MeshState, base: MeshgateSettings, settings: () => MeshgateSettings, nsFlag?: string): Step {
   const namespace = slot.namespace ?? nsFlag ?? 'default';
-  const decision = decideInjection({ profile: state.profile, pod, namespace, namespaceInfo: state.namespace(namespace), offline: true });
+  const { profile } = state;
+  const namespaceInfo = state.namespace(namespace);
+  const decision = decideInjection({ profile, pod, namespace, namespaceInfo, offline: true });
   if (decision.kind === 'deny') return { error: decision.message };
-  if (decision.kind === 'skip') return { pod: slot.pod, note: `not injected: ${decision.reason}` };
-  const result = injectPod(pod, { profile: state.profile, meshConfig: state.meshConfig(), settings: settings(), namespace, templateOf: slot.kind });
-  if (result.kind === 'deny') return { error: result.message };
-  return { pod: result.pod, warnings: result.warnings };
+  let out: Pod = pod;
+  const warnings: string[] = [];
+  if (decision.kind === 'inject') {
+    const result = injectPod(pod, { profile, meshConfig: state.meshConfig(), settings: settings(), namespace, templateOf: slot.kind });
+    if (result.kind === 'deny') return { error: result.message };
+    out = result.pod;
+    warnings.push(...result.warnings);
+  }
+  // The webhook's pod guard on the result, as if the namespace were enrolled. Rendering (and so
+  // the CA) is needed only for a pod that gets or already carries a sidecar.
+  const guardSettings = decision.kind === 'inject' || carriesInjection(pod, profile) ? settings() : base;
+  const found = guardPod(out, { profile, meshConfig: state.meshConfig(), settings: guardSettings, namespace, namespaceInfo, offline: true });
+  // hostNetwork is said by the note; the guard's notes would repeat it.
+  const verdict = guardOutcome({ ...found, notes: [] }, guardSettings, namespace);
+  if (verdict.forbidden) return { error: verdict.forbidden };
+  warnings.push(...verdict.warnings);
+  if (decision.kind === 'skip') return { pod: slot.pod, note: `not injected: ${decision.reason}`, warnings };
+  return { pod: out, warnings };
 }
 
 function uninjectOne(slot: PodSlot, pod: Pod): Step {

@@ -2,8 +2,10 @@ import { Option, type Command } from 'commander';
 import type { SourcedDocument } from '../../io/yaml-documents.js';
 import { fieldError, renderFieldError, type FieldError } from '../../vocabulary/field-errors.js';
 import { CHECKED_KINDS, checkFor, validateAdmission } from '../../validate-admission.js';
+import { admitPod, carriesInjection, parsePod } from '../../injector/index.js';
+import { podSlotOf } from '../../injector/workloads.js';
 import type { Profile } from '../../profile.js';
-import { DEFAULT_SETTINGS } from '../../settings.js';
+import { DEFAULT_SETTINGS, type MeshgateSettings } from '../../settings.js';
 import { groupOf, MeshStore } from '../../state/store.js';
 import type { KubeObject } from '../../state/types.js';
 import type { AdmissionInput, GroupVersionKind } from '../../vocabulary/admission.js';
@@ -11,9 +13,13 @@ import { UserError } from '../errors.js';
 import { profileFrom } from '../global-options.js';
 import { oneEditAway } from '../near-miss.js';
 import { readInputs, unknownMetadataFields } from '../read-inputs.js';
+import { addSettingsOptions, settingsFrom, type SettingsOptionValues } from '../settings-options.js';
+import { DEV_CA_PATH, XDS_CA_ENV, XDS_CA_FLAG, readCaFile } from '../xds-ca.js';
+import { existsSync } from 'node:fs';
 
-interface ValidateOptions {
+interface ValidateOptions extends SettingsOptionValues {
   filename: string[];
+  xdsCa?: string;
   state?: string;
   output: 'text' | 'json';
   namespace: string;
@@ -38,9 +44,9 @@ export interface DocumentResult {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function register(program: Command): void {
-  program
+  const validate = program
     .command('validate')
-    .summary("check Egress, HTTPRouteGroup and MeshConfig files offline with the webhook's rules")
+    .summary("check Egress, HTTPRouteGroup, MeshConfig and pod files offline with the webhook's rules")
     .description(
       [
         "Checks Kubernetes objects offline with the validating webhook's rules, for CI.",
@@ -51,6 +57,11 @@ export function register(program: Command): void {
           'whatever their order.',
         "Strict, as kubectl's field validation: an unknown metadata field is an error, and so is a kind or API group one " +
           'edit away from one meshgate validates (Egres, policy.openservicemesh.oi), with the name meant.',
+        'Pods, and the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs and ' +
+          'CronJobs, go the way a Pod CREATE goes through the API server in an enrolled namespace (Namespaces from --state or the ' +
+          'inputs): the injector, then the pod guard on the injected pod (bypass guard, sidecar integrity, opt-out), under the same ' +
+          `settings flags as \`meshgate serve\`. A pod that already carries meshgate's sidecar is compared with what meshgate renders, ` +
+          `with meshgate's CA from ${XDS_CA_FLAG} (else ${DEV_CA_PATH} when present).`,
         'Exit status: 0 all valid (warnings go to stderr), 1 something is invalid, 2 usage error or unreadable input.',
       ].join('\n\n'),
     )
@@ -58,25 +69,47 @@ export function register(program: Command): void {
     .option('--state <DIR>', 'cluster state: YAML of Namespaces, MeshConfig, HTTPRouteGroups, Egresses, ...')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('-n, --namespace <ns>', 'namespace of objects that name none (as kubectl apply)', 'default')
+    .addOption(new Option(`${XDS_CA_FLAG} <FILE>`, `meshgate's CA certificate (PEM): compares pods that already carry the sidecar (default: ${DEV_CA_PATH} if present)`).env(XDS_CA_ENV))
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  meshgate validate -f examples/policies/osm/\n' +
         '  meshgate validate -f egress.yaml --state examples/state\n' +
-        '  kubectl get egress -A -o yaml | meshgate validate -f - -o json\n',
-    )
-    .action(async (opts: ValidateOptions, cmd: Command) => {
-      if (opts.filename.length === 0) throw new UserError('validate: give at least one input with -f FILE|DIR|-');
-      const profile = profileFrom(cmd);
-      const inputs = await readInputs(opts.filename);
-      const stateDocs = opts.state ? await readInputs([opts.state]).catch(namingFlag('--state')) : [];
-      const results = validateDocuments(profile, inputs, stateDocs, opts.namespace);
-      if (results.length === 0) throw new UserError(`validate: no Kubernetes objects found in ${opts.filename.join(', ')}`);
-      // Decided before printing, so a reader that stops early (`| head -1`) does not change it.
-      if (results.some((r) => r.result === 'invalid' || r.result === 'denied')) process.exitCode = 1;
-      if (opts.output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-      else printText(results);
+        '  kubectl get egress -A -o yaml | meshgate validate -f - -o json\n' +
+        '  meshgate validate -f deploy.yaml --state examples/state --pod-opt-out deny\n',
+    );
+  addSettingsOptions(validate);
+  validate.action(async (opts: ValidateOptions, cmd: Command) => {
+    if (opts.filename.length === 0) throw new UserError('validate: give at least one input with -f FILE|DIR|-');
+    const profile = profileFrom(cmd);
+    const inputs = await readInputs(opts.filename);
+    const stateDocs = opts.state ? await readInputs([opts.state]).catch(namingFlag('--state')) : [];
+    const base = settingsFrom(opts);
+    const caNeeded = inputs.some((d) => {
+      const pod = parsePod(podSlotOf(d.value)?.pod);
+      return pod !== undefined && carriesInjection(pod, profile);
     });
+    const settings = caNeeded ? { ...base, xds: { ...base.xds, caPem: validateXdsCa(opts.xdsCa) } } : base;
+    const results = validateDocuments(profile, inputs, stateDocs, opts.namespace, settings);
+    if (results.length === 0) throw new UserError(`validate: no Kubernetes objects found in ${opts.filename.join(', ')}`);
+    // Decided before printing, so a reader that stops early (`| head -1`) does not change it.
+    if (results.some((r) => r.result === 'invalid' || r.result === 'denied')) process.exitCode = 1;
+    if (opts.output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    else printText(results);
+  });
+}
+
+/**
+ * The CA in the bootstraps meshgate renders, for comparing a pod that already carries a sidecar:
+ * `--xds-ca`, else the development CA when present. Pods without one need none (the injector's
+ * own rendering is what the guard compares them with).
+ */
+function validateXdsCa(flagValue: string | undefined): string {
+  if (flagValue) return readCaFile(flagValue, XDS_CA_FLAG);
+  if (existsSync(DEV_CA_PATH)) return readCaFile(DEV_CA_PATH, `${XDS_CA_FLAG} (default)`);
+  throw new UserError(
+    `validate: an input pod already carries meshgate's sidecar, whose bootstrap holds meshgate's CA: pass ${XDS_CA_FLAG} FILE (${XDS_CA_ENV}) to compare it with what meshgate renders`,
+  );
 }
 
 /**
@@ -89,6 +122,7 @@ export function validateDocuments(
   inputs: readonly SourcedDocument[],
   stateDocs: readonly SourcedDocument[],
   defaultNamespace: string,
+  settings: MeshgateSettings = DEFAULT_SETTINGS,
 ): DocumentResult[] {
   const store = new MeshStore(profile);
   for (const d of stateDocs) {
@@ -121,7 +155,9 @@ export function validateDocuments(
     // Strict, as kubectl's field validation: a misspelt metadata field is not dropped in silence.
     const metadataErrors = unknownMetadataFields(obj);
     if (missing.length > 0) return { ...base, result: 'invalid', errors: [...missing, ...metadataErrors], warnings: [] };
-    if (!checkFor(gvk)) {
+    const slotOf = podSlotOf(obj);
+    const slot = slotOf && parsePod(slotOf.pod) ? slotOf : undefined;
+    if (!slot && !checkFor(gvk)) {
       const errors = [...misspeltKind(gvk, base.apiVersion), ...metadataErrors];
       return { ...base, result: errors.length > 0 ? 'invalid' : 'skipped', errors, warnings: [] };
     }
@@ -136,7 +172,10 @@ export function validateDocuments(
       oldObject: undefined,
       dryRun: true,
     };
-    const outcome = validateAdmission(input, store, DEFAULT_SETTINGS);
+    // A Pod or a workload's pod template: the Pod CREATE it becomes, as the API server admits it.
+    const outcome = slot
+      ? admitPod({ ...input, kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: namespace || defaultNamespace, object: slot.pod as KubeObject }, store, settings)
+      : validateAdmission(input, store, settings);
     const errors = [...metadataErrors, ...outcome.errors];
     const result: DocumentResult['result'] = errors.length > 0 ? 'invalid' : outcome.forbidden ? 'denied' : 'valid';
     return {
