@@ -194,7 +194,7 @@ build_image() {
   # archive, byte for byte (buildah's own oci-archive stamps the time of the push)
   buildah "${store[@]}" push --quiet "$ref" "oci:$work/oci-$name:$ref" >/dev/null
   tar --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner --mode=a+rX,u+w,go-w \
-    -C "$work/oci-$name" -cf "$out/$name.oci.tar" .
+    -C "$work/oci-$name" -cf "$out/$name.oci.tar" oci-layout index.json blobs
 }
 build_image meshgate "$server_ref" "$work/server"
 build_image meshgate-init "$init_ref" "$work/init"
