@@ -1,3 +1,4 @@
+import { imageRef } from './images.js';
 import { MESHGATE_VERSION } from './version.js';
 
 /**
@@ -74,7 +75,8 @@ export const DEFAULT_SETTINGS: MeshgateSettings = {
   podOptOut: 'warn',
   iptablesBackend: 'auto',
   defaultSidecarImage: 'envoyproxy/envoy-distroless:v1.34.1',
-  defaultInitImage: 'openservicemesh/init:v1.2.4',
+  // meshgate's own init image (images/meshgate-init.Containerfile), not OSM's archived openservicemesh/init
+  defaultInitImage: imageRef('init'),
   version: MESHGATE_VERSION,
   // 15128 is profile.ts's XDS_PORT (settings.ts stays below profile.ts; a test keeps them equal).
   xds: { serviceName: 'meshgate', port: 15128, caPem: '' },

@@ -1,9 +1,9 @@
+import { imageRef } from '../images.js';
 import { resolveProfile } from '../profile.js';
-import { DEFAULT_SETTINGS } from '../settings.js';
 import type { InstallOptions } from './types.js';
 
-/** The server image `meshgate install` uses unless `--image` says otherwise. */
-export const DEFAULT_IMAGE = `meshgate/meshgate:${DEFAULT_SETTINGS.version}`;
+/** The server image `meshgate install` uses unless `--image` says otherwise (src/images.ts). */
+export const DEFAULT_IMAGE = imageRef('server');
 
 /** What `meshgate install` renders with no flags; also what `manifests/` holds. */
 export function defaultInstallOptions(): InstallOptions {

@@ -19,6 +19,11 @@ export interface InstallOptions {
   namespace: string;
   meshName: string;
   image: string;
+  /**
+   * Init (iptables) image the injector uses when the MeshConfig names none, passed to the server
+   * as MESHGATE_INIT_IMAGE. Unset: the server's own default (src/images.ts, same version).
+   */
+  initImage?: string;
   /** Default MeshConfig's `traffic.enableEgress` (false: egress is closed unless an Egress policy allows it). */
   enableEgress: boolean;
   /** Certificates from cert-manager (Issuer + Certificate + CA injection) instead of the self-managed Secret. */

@@ -90,6 +90,7 @@ export function deployment(profile: { name: string }, names: InstallNames, opts:
                 { name: 'MESHGATE_PROFILE', value: profile.name },
                 { name: 'MESHGATE_MESH_NAME', value: opts.meshName },
                 { name: 'MESHGATE_MESH_NAMESPACE', value: names.namespace },
+                ...(opts.initImage === undefined ? [] : [{ name: 'MESHGATE_INIT_IMAGE', value: opts.initImage }]),
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
               ],

@@ -20,7 +20,7 @@ export const SETTINGS: MeshgateSettings = {
   bypassGuard: 'deny',
   iptablesBackend: 'auto',
   defaultSidecarImage: 'envoyproxy/envoy-distroless:v1.34.1',
-  defaultInitImage: 'openservicemesh/init:v1.2.4',
+  defaultInitImage: 'meshgate/meshgate-init:0.1.0',
   version: '0.1.0',
   xds: { serviceName: 'meshgate', port: 15128, caPem: XDS_CA_PEM },
 };

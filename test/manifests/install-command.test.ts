@@ -38,6 +38,19 @@ describe('meshgate install (the built CLI)', () => {
     expect(mc.spec.traffic.enableEgress).to.equal(true);
   });
 
+  it('passes --init-image to the server as MESHGATE_INIT_IMAGE, and names none by default', async () => {
+    const env = (yaml: string) =>
+      docs(yaml).find((o: any) => o.kind === 'Deployment').spec.template.spec.containers[0].env as { name: string; value?: string }[];
+    const r = await runCli(['install', '--image', 'registry.example/meshgate:0.1.0', '--init-image', 'registry.example/meshgate-init:0.1.0']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(env(r.stdout)).to.deep.include({ name: 'MESHGATE_INIT_IMAGE', value: 'registry.example/meshgate-init:0.1.0' });
+    const plainRun = await runCli(['install']);
+    expect(env(plainRun.stdout).map((e) => e.name)).not.to.include('MESHGATE_INIT_IMAGE');
+    const bad = await runCli(['install', '--init-image', 'a b']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.match(/^meshgate: --init-image: "a b" is not an image reference: use e.g. --init-image meshgate\/meshgate-init:/);
+  });
+
   it('refuses a namespace that is not a DNS label, with one line naming the flag', async () => {
     const r = await runCli(['install', '--namespace', 'Bad_NS']);
     expect(r.code).to.equal(2);

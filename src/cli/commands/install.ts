@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { imageRef } from '../../images.js';
 import { DEFAULT_IMAGE } from '../../manifests/defaults.js';
 import { renderCrds, renderInstall } from '../../manifests/render-install.js';
 import { toMultiDocumentYaml } from '../../manifests/yaml-output.js';
@@ -12,10 +13,12 @@ interface InstallFlags {
   enableEgress?: boolean;
   certManager?: boolean;
   image: string;
+  initImage?: string;
   replicas: string;
   bothEgressGroups?: boolean;
 }
 
+const DEFAULT_INIT_IMAGE = imageRef('init');
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** The install's own flags that change only the main install, never the CRDs. */
@@ -51,6 +54,7 @@ export function register(program: Command): void {
     .option('--enable-egress', 'default MeshConfig allows all egress (traffic.enableEgress: true); Egress policies then restrict nothing')
     .option('--cert-manager', 'certificates from cert-manager (Issuer, Certificate, CA injection) instead of the server-managed Secret')
     .option('--image <ref>', 'server image', DEFAULT_IMAGE)
+    .option('--init-image <ref>', `init (iptables) image the injector uses when the MeshConfig names none (default: ${DEFAULT_INIT_IMAGE})`)
     .option('--replicas <n>', 'server replicas (at least 2 keeps pod creation available during disruptions)', '2')
     .option('--both-egress-groups', "with --crds: also the Egress CRD of the other profile's policy group (makes `kubectl get egress` ambiguous)")
     .action((flags: InstallFlags, cmd: Command) => {
@@ -89,11 +93,15 @@ export function register(program: Command): void {
       if (flags.image.trim() === '' || /\s/.test(flags.image)) {
         throw new UserError(`--image: "${flags.image}" is not an image reference: use e.g. --image ${DEFAULT_IMAGE}`);
       }
+      if (flags.initImage !== undefined && (flags.initImage.trim() === '' || /\s/.test(flags.initImage))) {
+        throw new UserError(`--init-image: "${flags.initImage}" is not an image reference: use e.g. --init-image ${DEFAULT_INIT_IMAGE}`);
+      }
       const objects = renderInstall({
         profile,
         namespace,
         meshName: profile.meshName,
         image: flags.image,
+        ...(flags.initImage === undefined ? {} : { initImage: flags.initImage }),
         enableEgress: flags.enableEgress ?? false,
         certManager: flags.certManager ?? false,
         replicas,

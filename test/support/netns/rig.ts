@@ -234,9 +234,16 @@ export class NetnsRig {
     return this.startPython(where === 'pod' ? this.podNs : this.extNs, uid, src, args, readyTimeoutMs);
   }
 
-  /** Runs a script verbatim with /bin/sh inside the pod namespace, as the init container does. */
-  runScript(script: string, opts: { path?: string } = {}): Promise<ExecResult> {
-    return this.runCommand(['/bin/sh', '-c', script], opts);
+  /**
+   * Runs a script verbatim with /bin/sh inside the pod namespace, as the init container does: the
+   * host's shell and iptables, or with `rootfs` those of an image's root filesystem (chroot, with
+   * the host's /proc bound in a mount namespace of the exec's own, as a container runtime mounts it).
+   */
+  runScript(script: string, opts: { path?: string; rootfs?: string } = {}): Promise<ExecResult> {
+    if (opts.rootfs === undefined) return this.runCommand(['/bin/sh', '-c', script], opts);
+    // `ip netns exec` gives the command a mount namespace of its own: the bind goes with it
+    const enter = 'mount --rbind /proc "$1/proc" && exec chroot "$1" /bin/sh -c "$2"';
+    return this.runCommand(['/bin/sh', '-c', enter, 'enter', opts.rootfs, script], opts);
   }
 
   /** Runs an init container's command (argv) as root in the pod namespace; `path` replaces PATH. */
