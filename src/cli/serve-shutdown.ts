@@ -24,6 +24,8 @@ export interface ServeShutdownOptions {
   lingerMs?: number;
   /** Ends the process (process.exit, replaceable for tests). */
   exit?: (code: number) => void;
+  /** Where the one-line notice of a forced exit goes (stderr, replaceable for tests). */
+  notice?: (line: string) => void;
 }
 
 interface Closer {
@@ -43,6 +45,9 @@ export class ServeShutdown {
   /** Resolves once a stop has closed everything. */
   readonly finished = new Promise<void>((resolve) => (this.markFinished = resolve));
   private readonly exit: (code: number) => void;
+  private afterward = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private forced = false;
   private readonly onTerm = () => this.onSignal('SIGTERM');
   private readonly onInt = () => this.onSignal('SIGINT');
 
@@ -94,11 +99,12 @@ export class ServeShutdown {
     logger.info({ why }, 'shutting down');
     const bound = setTimeout(() => this.force(`shutdown did not finish within ${Math.round((shutdownDelayMs + this.forceAfterMs) / 1000)}s`), shutdownDelayMs + this.forceAfterMs);
     bound.unref();
+    this.timers.push(bound);
     this.stopping = (async () => {
       await this.startup;
       if (this.serving) {
         this.drainHook?.();
-        if (shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, shutdownDelayMs));
+        if (shutdownDelayMs > 0) await new Promise((r) => this.timers.push(setTimeout(r, shutdownDelayMs)));
       }
       while (this.closers.length > 0) {
         const { name, close } = this.closers.pop()!;
@@ -113,11 +119,9 @@ export class ServeShutdown {
       // Everything is closed: the event loop should empty now. If a handle was left open, say which and go.
       const linger = setTimeout(() => this.force('still running after everything closed'), this.opts.lingerMs ?? 5_000);
       linger.unref();
-      process.off('SIGTERM', this.onTerm);
-      process.off('SIGINT', this.onInt);
-      // A signal from now on (the process is about to end) is not a reason to die with a signal status.
-      process.once('SIGTERM', () => this.force('SIGTERM again'));
-      process.once('SIGINT', () => this.force('SIGINT again'));
+      this.timers.push(linger);
+      // A signal from now on (the process is about to end) exits at once, not with a signal status.
+      this.afterward = true;
       this.markFinished();
     })();
     return this.stopping;
@@ -127,8 +131,19 @@ export class ServeShutdown {
     return this.opts.forceAfterMs ?? 35_000;
   }
 
+  /** Drops the signal handlers and the bounds (for tests that run it inside their own process). */
+  dispose(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.detach();
+  }
+
+  private detach(): void {
+    process.off('SIGTERM', this.onTerm);
+    process.off('SIGINT', this.onInt);
+  }
+
   private onSignal(signal: NodeJS.Signals): void {
-    if (this.stopping) {
+    if (this.stopping || this.afterward) {
       this.force(`${signal} again`);
       return;
     }
@@ -136,9 +151,12 @@ export class ServeShutdown {
   }
 
   private force(why: string): void {
+    if (this.forced) return;
+    this.forced = true;
+    this.detach();
     const open = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
     this.opts.logger.warn({ why, open }, 'forcing exit');
-    process.stderr.write(`meshgate: forcing exit: ${why}${open.length > 0 ? ` (still open: ${open.join(', ')})` : ''}\n`);
+    (this.opts.notice ?? ((line) => process.stderr.write(line)))(`meshgate: forcing exit: ${why}${open.length > 0 ? ` (still open: ${open.join(', ')})` : ''}\n`);
     this.exit(this.exitCode);
   }
 }
