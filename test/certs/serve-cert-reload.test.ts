@@ -152,7 +152,8 @@ describe('meshgate serve reloads its certificate while running (process; webhook
     // Old, then new: once the renewed certificate is served, the old one never comes back.
     expect(served.slice(served.indexOf(after))).to.not.include(before);
     await eventually('ADS presents the renewed certificate', async () => (await presented(xdsPort, { alpn: ['h2'] })) === after);
-    expect(proc.stdout()).to.include('"msg":"serving certificate reloaded"').and.include('"msg":"ADS serving certificate reloaded"');
+    // The log lines (stdout is a pipe of its own: read when it arrives).
+    await eventually('both reloads logged', () => proc!.stdout().includes('"msg":"serving certificate reloaded"') && proc!.stdout().includes('"msg":"ADS serving certificate reloaded"'));
   });
 
   describe('--cert-secret against the API server', () => {
@@ -288,7 +289,7 @@ describe('meshgate serve reloads its certificate while running (process; webhook
       const failed = loop.outcomes.filter((o) => !o.ok);
       expect(failed, 'calls that failed during the rotation').to.deep.equal([]);
       expect(loop.outcomes.length).to.be.greaterThan(0);
-      expect(server!.stdout()).to.include('"msg":"ADS serving certificate reloaded"');
+      await eventually('the ADS reload logged', () => server!.stdout().includes('"msg":"ADS serving certificate reloaded"'));
     });
   });
 });
