@@ -321,12 +321,13 @@ async function start(opts: ServeOptions, profile: Profile, settings: MeshgateSet
   }
   shutdown.throwIfStopping();
 
-  const running = await startXds({ opts, logger, source, settings, tls: current, webhook });
+  const adsTls = current;
+  const running = await startXds({ opts, logger, source, settings, tls: adsTls, webhook });
   if (running) {
     shutdown.add('ADS server', () => running.close());
     xds = running;
     // A renewal that landed while ADS was starting.
-    if (current !== tls.tls && tls.source) running.updateTls(current);
+    if (current !== adsTls) running.updateTls(current);
   }
   shutdown.throwIfStopping();
 
