@@ -21,6 +21,11 @@ export interface ClusterStateOptions {
 /** A StateSource on a live API server, with per-informer status for logs and /readyz details. */
 export interface ClusterStateSource extends StateSource {
   informers(): InformerStatus[];
+  /**
+   * Resolves the first time every informer has listed (and its watch streams, or its CRD is
+   * confirmed not installed): from then on the state is the cluster's. Never resolves if stopped first.
+   */
+  synced(): Promise<void>;
 }
 
 /**
@@ -40,6 +45,8 @@ export function createClusterStateSource(opts: ClusterStateOptions): ClusterStat
   const log = opts.logger.child({ component: 'cluster-state' });
   let wasReady = false;
   let started = false;
+  let markSynced!: () => void;
+  const firstSync = new Promise<void>((resolve) => (markSynced = resolve));
 
   const informers: ResilientInformer[] = watchedResources(opts.profile).map(
     (r) =>
@@ -73,7 +80,10 @@ export function createClusterStateSource(opts: ClusterStateOptions): ClusterStat
     const now = ready();
     if (now === wasReady) return;
     wasReady = now;
-    if (now) log.info({ counts: store.counts() }, 'cluster state ready');
+    if (now) {
+      log.info({ counts: store.counts() }, 'cluster state ready');
+      markSynced();
+    }
     else log.warn({ reasons: notReadyReasons() }, 'cluster state not ready');
   }
 
@@ -94,6 +104,7 @@ export function createClusterStateSource(opts: ClusterStateOptions): ClusterStat
     ready,
     notReadyReasons,
     informers: () => informers.map((i) => i.status()),
+    synced: () => firstSync,
     async start() {
       started = true;
       for (const i of informers) i.start();

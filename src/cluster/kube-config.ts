@@ -35,3 +35,22 @@ export function loadKubeConfig(file?: string): KubeConfig {
 export function serverOf(kc: KubeConfig): string {
   return kc.getCurrentCluster()?.server ?? '(no server)';
 }
+
+/**
+ * A view of `kc` whose API client requests (`makeApiClient(...)` on the view) are aborted when
+ * `signal` is: a request in flight fails at once with an AbortError, a later one before it is sent.
+ * What lets a shutdown cut a list or a Secret read a slow API server holds open. Watches pass a
+ * signal of their own to fetch and are cut by their informer (resilient-informer.ts).
+ */
+export function withAbortSignal(kc: KubeConfig, signal: AbortSignal | (() => AbortSignal)): KubeConfig {
+  const current = typeof signal === 'function' ? signal : () => signal;
+  const view = Object.create(kc) as KubeConfig;
+  view.applySecurityAuthentication = async (context) => {
+    await kc.applySecurityAuthentication(context);
+    const s = current();
+    s.throwIfAborted();
+    const own = context.getSignal();
+    context.setSignal(own ? AbortSignal.any([own, s]) : s);
+  };
+  return view;
+}

@@ -10,6 +10,10 @@ import {
 import type { Logger } from 'pino';
 import type { KubeObject } from '../state/types.js';
 import { describeApiFailure, failureOf } from './api-errors.js';
+import { withAbortSignal } from './kube-config.js';
+
+/** client-node's per-request connection pool (an undici Agent). */
+type Dispatcher = { destroy(): Promise<void> };
 import { apiPath, apiVersion, resourceName, type WatchedResource } from './watched-resources.js';
 
 /**
@@ -81,14 +85,38 @@ interface WatchHooks {
  * reconnect delay).
  */
 class TrackedWatch extends Watch {
+  /** The connection of the watch request whose response headers have not arrived yet. */
+  private pending: Dispatcher | undefined;
+  /** The open watch (its response streaming). */
+  private open: AbortController | undefined;
+
   constructor(
     config: KubeConfig,
     private readonly hooks: WatchHooks,
     idleTimeoutMs: number,
     private readonly settleMs: number,
   ) {
-    super(config);
+    // Each request gets its own undici Agent from client-node; remember it, so that a watch still
+    // waiting for its response headers (a slow or held API server) can be cut: client-node only
+    // hands out the AbortController once the headers arrived.
+    const view = Object.create(config) as KubeConfig;
+    view.applySecurityAuthentication = async (context) => {
+      await config.applySecurityAuthentication(context);
+      this.pending = context.getDispatcher() as Dispatcher | undefined;
+      if (this.hooks.stopped()) this.cancel();
+    };
+    super(view);
     (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = idleTimeoutMs;
+  }
+
+  /** Cuts the watch, whether it is open or still waiting for the API server to answer. */
+  cancel(): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    // The pending fetch rejects ("fetch failed"): the watch ends through its done callback.
+    if (pending) void pending.destroy().catch(() => undefined);
+    this.open?.abort();
+    this.open = undefined;
   }
 
   override async watch(
@@ -122,11 +150,20 @@ class TrackedWatch extends Watch {
       },
       (err) => {
         finished = true;
+        this.pending = undefined;
+        this.open = undefined;
         if (settle) clearTimeout(settle);
         this.hooks.disconnected(err, !err && !failed);
         done(err);
       },
     );
+    this.pending = undefined;
+    if (this.hooks.stopped()) {
+      // Stopped while the request was on its way: close what opened.
+      controller.abort();
+      return controller;
+    }
+    if (!finished) this.open = controller;
     // The response headers arrived. The stream counts as healthy on its first event or bookmark,
     // or once it has stayed open for a moment without an ERROR line (a quiet resource sends
     // nothing), so a 200 that carries only "410 Gone" never reads as synced.
@@ -146,6 +183,11 @@ class TrackedWatch extends Watch {
  */
 export class ResilientInformer {
   private listWatch: ListWatch<KubernetesObject> | undefined;
+  private trackedWatch: TrackedWatch | undefined;
+  /** Aborted by stop(): cuts a list in flight. */
+  private lifetime = new AbortController();
+  /** `kc` with every list request tied to `lifetime`. */
+  private readonly listKc: KubeConfig;
   private currentPhase: InformerPhase = 'starting';
   private reason: string | undefined = 'waiting for the initial list';
   private stopped = true;
@@ -169,6 +211,7 @@ export class ResilientInformer {
     this.name = resourceName(resource);
     this.log = logger.child({ resource: this.name });
     this.server = kc.getCurrentCluster()?.server ?? '(no server)';
+    this.listKc = withAbortSignal(kc, () => this.lifetime.signal);
   }
 
   get phase(): InformerPhase {
@@ -191,16 +234,24 @@ export class ResilientInformer {
 
   start(): void {
     this.stopped = false;
+    this.lifetime = new AbortController();
     this.listWatch = this.makeListWatch();
     void this.listWatch.start();
   }
 
+  /**
+   * Stops at once, whatever it is doing: a list or a watch in flight (even one the API server has
+   * not answered yet) is cut, a retry wait ends, and nothing new is opened; so nothing of this
+   * informer keeps the process alive.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.lifetime.abort(new Error(`${this.name}: informer stopped`));
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.clearGrace();
     for (const wake of this.wakeups) wake();
+    this.trackedWatch?.cancel();
     await this.listWatch?.stop();
   }
 
@@ -215,6 +266,7 @@ export class ResilientInformer {
       this.timing.watchIdleTimeoutMs,
       this.timing.watchSettleMs,
     );
+    this.trackedWatch = watch;
     const lw = new ListWatch<KubernetesObject>(apiPath(this.resource), watch, () => this.list(), false, undefined, undefined, {
       delayFn: (ms) => this.sleep(Math.min(ms, this.timing.maxRetryMs)),
     });
@@ -231,9 +283,9 @@ export class ResilientInformer {
     const r = this.resource;
     let list: KubernetesListObject<KubernetesObject>;
     if (!r.group) {
-      list = (await this.kc.makeApiClient(CoreV1Api).listNamespace()) as KubernetesListObject<KubernetesObject>;
+      list = (await this.listKc.makeApiClient(CoreV1Api).listNamespace()) as KubernetesListObject<KubernetesObject>;
     } else {
-      const api = this.kc.makeApiClient(CustomObjectsApi);
+      const api = this.listKc.makeApiClient(CustomObjectsApi);
       list = (
         r.namespace
           ? await api.listNamespacedCustomObject({ group: r.group, version: r.version, namespace: r.namespace, plural: r.plural })

@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { CertificateSource } from '../certs/certificate-source.js';
 import { UserError } from '../cli/errors.js';
 import { XDS_PORT } from '../profile.js';
 import type { MeshgateSettings } from '../settings.js';
@@ -47,13 +46,19 @@ export interface XdsContext {
   logger: Logger;
   source: StateSource;
   settings: MeshgateSettings;
+  /** The serving certificate now; renewals arrive through `RunningXds.updateTls`. */
   tls: TlsMaterial;
-  certificateSource?: CertificateSource | undefined;
   webhook: WebhookServer;
 }
 
 export interface RunningXds {
   port: number;
+  /**
+   * New TLS handshakes use `tls` (open streams keep theirs). `meshgate serve` calls it, with the
+   * webhook server's, from its one subscription to the certificate source; a refused pair is
+   * logged and the old one kept.
+   */
+  updateTls(tls: TlsMaterial): void;
   close(): Promise<void>;
 }
 
@@ -117,21 +122,20 @@ export async function startXds(ctx: XdsContext): Promise<RunningXds | undefined>
       1,
     );
   }
-  const unsubscribe = ctx.certificateSource?.onChange((tls) => {
-    try {
-      ads.updateTls(tls);
-    } catch (err) {
-      logger.error({ err }, 'ADS: the renewed certificate was refused; keeping the old one');
-    }
-  });
   ctx.webhook.setProxyStatus(() => ads.proxyStatus());
   logger.info({ xdsPort: bound, authentication: allowUnauthenticated ? 'node.cluster (unauthenticated)' : 'TokenReview' }, 'ADS serving');
   // A line of its own, before the "meshgate serving" line, so whoever waits for that one finds the port.
   process.stderr.write(`meshgate ADS serving ${opts.host}:${bound}${allowUnauthenticated ? ' (unauthenticated: development only)' : ''}\n`);
   return {
     port: bound,
+    updateTls(tls) {
+      try {
+        ads.updateTls(tls);
+      } catch (err) {
+        logger.error({ err }, 'ADS: the renewed certificate was refused; keeping the old one');
+      }
+    },
     async close() {
-      unsubscribe?.();
       ctx.webhook.setProxyStatus(undefined);
       await ads.close();
     },

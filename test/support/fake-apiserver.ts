@@ -33,6 +33,7 @@
  * new ones held until resumed), `uninstall()`/`install()` a CRD (404 on its endpoints),
  * `forbid()` a verb on a resource (403), `injectConflicts(n)` (next n updates/patches get 409),
  * `compact()` (forget history → 410 for older resourceVersions), `historyWindow`,
+ * `holdRequests()`/`releaseRequests()` (a slow API server: matching requests wait unanswered),
  * `sendBookmarks()`. Every request is logged in `requests` for assertions.
  *
  * Usage:
@@ -121,6 +122,12 @@ export interface ForbidRule {
   group?: string;
 }
 
+/** Which requests `holdRequests()` holds: a verb (or several), optionally of one `group/plural`. */
+export interface HoldRule {
+  verb: Verb | Verb[];
+  resource?: string;
+}
+
 interface OpenWatch {
   res: ServerResponse;
   /** `group/plural` */
@@ -152,6 +159,9 @@ export class FakeApiServer {
   private readonly watches = new Set<OpenWatch>();
   private readonly sockets = new Set<Socket>();
   private readonly held: (() => void)[] = [];
+  /** Requests `holdRequests()` matched, waiting for `releaseRequests()`. */
+  private readonly heldRequestQueue: (() => void)[] = [];
+  private holdRules: HoldRule[] = [];
   /** While set, watch requests (all, or of one `group/plural`) are held. */
   private paused: { resource?: string } | undefined;
   private forbidRules: ForbidRule[] = [];
@@ -304,6 +314,26 @@ export class FakeApiServer {
     for (const start of this.held.splice(0)) start();
   }
 
+  /**
+   * Holds matching requests unanswered (a slow API server: a list, a get or a watch that takes its
+   * time) until `releaseRequests()`, which answers them as they would have been answered then.
+   * `heldRequestCount` says how many arrived, so a test can act at that exact moment.
+   */
+  holdRequests(rule: HoldRule): void {
+    this.holdRules.push(rule);
+  }
+
+  /** Stops holding and answers every held request (one whose client went away is dropped). */
+  releaseRequests(): void {
+    this.holdRules = [];
+    for (const go of this.heldRequestQueue.splice(0)) go();
+  }
+
+  /** Requests held by `holdRequests()` now (including ones whose client has since gone away). */
+  get heldRequestCount(): number {
+    return this.heldRequestQueue.length;
+  }
+
   /** Answers 403 for a verb on a resource until `allowAll()`. */
   forbid(rule: ForbidRule): void {
     this.forbidRules.push(rule);
@@ -407,6 +437,8 @@ export class FakeApiServer {
   async close(): Promise<void> {
     this.paused = undefined;
     this.held.length = 0;
+    this.holdRules = [];
+    this.heldRequestQueue.length = 0;
     for (const w of [...this.watches]) w.close(true);
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -454,6 +486,10 @@ export class FakeApiServer {
       const verb = verbOf(req.method ?? 'GET', rp, query);
       Object.assign(record, { verb, resource: `${rp.type.group}/${rp.type.plural}`, namespace: rp.namespace, name: rp.name });
       this.authorize(verb, rp);
+      if (this.holdRules.some((h) => (Array.isArray(h.verb) ? h.verb.includes(verb) : h.verb === verb) && (h.resource === undefined || h.resource === record.resource))) {
+        await new Promise<void>((resolve) => this.heldRequestQueue.push(resolve));
+        if (res.destroyed) return;
+      }
       const body = ['POST', 'PUT', 'PATCH'].includes(req.method ?? '') ? await readJson(req) : undefined;
       record.body = body;
       switch (verb) {

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import type { CertificateSource } from '../../certs/certificate-source.js';
@@ -9,9 +10,11 @@ import { serviceDnsNames } from '../../certs/generate.js';
 import { DirStateSource } from '../../cluster/state-dir.js';
 import { WEBHOOK_PORT, type Profile } from '../../profile.js';
 import type { StateSource } from '../../state/mesh-state.js';
-import { createWebhookServer, type TlsMaterial } from '../../webhook/server.js';
-import { addXdsOptions, startXds, type XdsOptionValues } from '../../xds/serve-xds.js';
+import { createWebhookServer, type TlsMaterial, type WebhookServer } from '../../webhook/server.js';
+import type { ClusterStateSource } from '../../cluster/informer-state.js';
+import { addXdsOptions, startXds, type RunningXds, type XdsOptionValues } from '../../xds/serve-xds.js';
 import { UserError } from '../errors.js';
+import { ServeShutdown } from '../serve-shutdown.js';
 import { profileFrom } from '../global-options.js';
 import { addSettingsOptions, settingsFrom, type SettingsOptionValues } from '../settings-options.js';
 import type { MeshgateSettings } from '../../settings.js';
@@ -114,12 +117,44 @@ interface TlsChoice {
   tls: TlsMaterial;
   /** What the start line says about the certificate. */
   describe: string;
+  /** How to get the CA that verifies the served certificate, and a curl to /readyz that uses it. */
+  tryHint: (at: { host: string; port: number; url: string }) => string;
   caPath?: string;
   /** Where renewed certificates come from (mounted files, or the Secret the server manages). */
   source?: CertificateSource;
 }
 
-async function chooseTls(opts: ServeOptions, profile: Profile, logger: Logger): Promise<TlsChoice> {
+/**
+ * Test-only and undocumented: `MESHGATE_TEST_CERT_TIMING='{"checkIntervalMs":200,"propagationMs":500,"overlapMs":1500}'`
+ * shortens the --cert-secret manager's check interval and CA rotation waits, so the end-to-end tests
+ * see a renewal and a CA rotation of the running server in seconds instead of minutes and hours.
+ */
+export const TEST_CERT_TIMING_ENV = 'MESHGATE_TEST_CERT_TIMING';
+
+function testCertTiming(): { checkIntervalMs?: number; propagationMs?: number; overlapMs?: number } {
+  const raw = process.env[TEST_CERT_TIMING_ENV];
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  const keys = ['checkIntervalMs', 'propagationMs', 'overlapMs'] as const;
+  const ok =
+    typeof parsed === 'object' &&
+    parsed !== null &&
+    Object.entries(parsed).every(([k, v]) => (keys as readonly string[]).includes(k) && typeof v === 'number' && Number.isFinite(v) && v > 0);
+  if (!ok) throw new UserError(`${TEST_CERT_TIMING_ENV}: ${JSON.stringify(raw)} is not a JSON object of positive milliseconds among ${keys.join(', ')}: unset it`);
+  return parsed as { checkIntervalMs?: number; propagationMs?: number; overlapMs?: number };
+}
+
+/** Quotes a word for a POSIX shell when it needs it. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+async function chooseTls(opts: ServeOptions, profile: Profile, logger: Logger, signal: AbortSignal): Promise<TlsChoice> {
   const modes = [opts.dev && '--dev', (opts.tlsCert || opts.tlsKey) && '--tls-cert/--tls-key', opts.certSecret && '--cert-secret'].filter(Boolean);
   if (modes.length > 1) throw new UserError(`${modes[0]}: use one of --dev, --tls-cert/--tls-key or --cert-secret, not ${modes.join(' and ')}`);
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
@@ -130,18 +165,25 @@ async function chooseTls(opts: ServeOptions, profile: Profile, logger: Logger): 
     // Fail fast with a precise message; then the file source keeps them fresh (cert-manager renews in place).
     readTlsFiles(certPath, opts.tlsKey);
     const files = new FileCertificateSource({ certFile: certPath, keyFile: opts.tlsKey, logger });
-    return { source: files, tls: await files.start(), describe: `certificate: ${certPath}` };
+    // cert-manager's Secret carries the issuing CA as ca.crt beside tls.crt (the same file followXdsCa reads).
+    const caBeside = join(dirname(certPath), 'ca.crt');
+    const tryHint = ({ url }: { url: string }) =>
+      existsSync(caBeside) ? `curl --cacert ${shellWord(caBeside)} ${url}` : `curl --cacert CA.crt ${url} (CA.crt: the CA that issued ${certPath})`;
+    return { source: files, tls: await files.start(), describe: `certificate: ${certPath}`, tryHint };
   }
   if (opts.certSecret) {
-    const [{ CertificateManager }, { kubeCertificateApi }, { loadKubeConfig }] = await Promise.all([
+    const [{ CertificateManager }, { kubeCertificateApi }, { loadKubeConfig, withAbortSignal }] = await Promise.all([
       import('../../certs/certificate-manager.js'),
       import('../../certs/kube-certificate-api.js'),
       import('../../cluster/kube-config.js'),
     ]);
     let manager;
+    const timing = testCertTiming();
     try {
       manager = new CertificateManager({
-        api: kubeCertificateApi(loadKubeConfig(opts.kubeconfig)),
+        // Cut by a stop during start-up: a Secret read an API server holds does not hold the process.
+        api: kubeCertificateApi(withAbortSignal(loadKubeConfig(opts.kubeconfig), signal)),
+        ...timing,
         namespace: profile.controlNamespace,
         secretName: opts.certSecret,
         serviceName: opts.serviceName,
@@ -149,7 +191,14 @@ async function chooseTls(opts: ServeOptions, profile: Profile, logger: Logger): 
         ...(opts.mutatingWebhookConfig ? { mutatingWebhookConfiguration: opts.mutatingWebhookConfig } : {}),
         logger,
       });
-      return { source: manager, tls: await manager.start(), describe: `certificate: Secret ${profile.controlNamespace}/${opts.certSecret}` };
+      const tls = await manager.start();
+      // The Secret's ca.crt is the CA that signed the served certificate (kubernetes.io/tls layout, certificate-secret.ts).
+      const kubectl = ['kubectl', ...(opts.kubeconfig ? ['--kubeconfig', opts.kubeconfig] : []), '-n', profile.controlNamespace, 'get', 'secret', opts.certSecret, '-o', 'jsonpath={.data.ca\\.crt}'];
+      // The certificate names the Service only (<service>.<namespace>.svc and its other forms): curl resolves that name to here.
+      const dnsName = `${opts.serviceName}.${profile.controlNamespace}.svc`;
+      const tryHint = ({ host, port }: { host: string; port: number }) =>
+        `${kubectl.map(shellWord).join(' ')} | base64 -d > meshgate-ca.crt && curl --cacert meshgate-ca.crt --resolve ${dnsName}:${port}:${host} https://${dnsName}:${port}/readyz`;
+      return { source: manager, tls, describe: `certificate: Secret ${profile.controlNamespace}/${opts.certSecret}`, tryHint };
     } catch (err) {
       manager?.stop();
       throw new UserError(`--cert-secret ${opts.certSecret}: ${err instanceof Error ? err.message : String(err)}`, 1);
@@ -160,7 +209,7 @@ async function chooseTls(opts: ServeOptions, profile: Profile, logger: Logger): 
     // Loaded lazily: certificate generation is only needed with --dev.
     const { ensureDevCertificates } = await import('../../certs/dev-certificates.js');
     const dev = await ensureDevCertificates(DEV_CERTS_DIR, dnsNames);
-    return { tls: { cert: dev.cert, key: dev.key }, describe: `CA: ${dev.caPath}`, caPath: dev.caPath };
+    return { tls: { cert: dev.cert, key: dev.key }, describe: `CA: ${dev.caPath}`, caPath: dev.caPath, tryHint: ({ url }) => `curl --cacert ${shellWord(dev.caPath)} ${url}` };
   }
   throw new UserError('no TLS certificate: pass --tls-cert/--tls-key, --cert-secret NAME (in a cluster) or --dev (local development)');
 }
@@ -197,11 +246,51 @@ async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
   }
   const settings = settingsFrom(opts);
   const logger = pino({ level: opts.logLevel, base: { name: 'meshgate' } });
-  const tls = await chooseTls(opts, profile, logger);
+  // From here on a SIGTERM stops the process cleanly (exit 0), whatever start-up is doing.
+  const shutdown = new ServeShutdown({ logger, shutdownDelayMs });
+  const startup = start(opts, profile, settings, logger, shutdown, port);
+  shutdown.startingUp(startup);
+  try {
+    await startup;
+  } catch (err) {
+    if (!shutdown.requested) {
+      // Close what did start, then report the error.
+      await shutdown.stop('start-up failed', err instanceof UserError ? err.exitCode : 1);
+      throw err;
+    }
+    // Stopped during start-up: the step in progress was cut; that is no error.
+    logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'start-up stopped');
+  }
+  await shutdown.finished;
+}
+
+async function start(opts: ServeOptions, profile: Profile, settings: MeshgateSettings, logger: Logger, shutdown: ServeShutdown, port: number): Promise<void> {
+  const tls = await chooseTls(opts, profile, logger, shutdown.signal);
+  if (tls.source) shutdown.add('certificate source', () => tls.source!.stop());
+
+  // One subscription reloads every TLS listener (webhook and ADS) with a renewed certificate; the
+  // listeners start on the newest material, so a renewal during start-up is not lost.
+  let current = tls.source?.current() ?? tls.tls;
+  let server: WebhookServer | undefined;
+  let xds: RunningXds | undefined;
+  const unsubscribe = tls.source?.onChange((material) => {
+    current = material;
+    try {
+      server?.updateTls(material);
+    } catch (err) {
+      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'the renewed certificate was refused; the webhook keeps the old one');
+    }
+    xds?.updateTls(material);
+  });
+  if (unsubscribe) shutdown.add('certificate reload', unsubscribe);
+
   // Injected sidecars dial this Service for ADS and trust the CA behind `tls` (kept current on rotation).
   const stopXdsCa = followXdsCa(settings, { serviceName: opts.serviceName, namespace: profile.controlNamespace, source: tls.source, devCaPath: tls.caPath, tlsCertPath: opts.tlsCert, logger });
-  const { source, describe: stateDescription, startInBackground } = await chooseSource(opts, profile, logger);
+  shutdown.add('xDS CA follower', stopXdsCa);
+  shutdown.throwIfStopping();
 
+  const { source, describe: stateDescription, startInBackground } = await chooseSource(opts, profile, logger);
+  shutdown.add('state source', () => source.stop());
   if (!startInBackground) {
     try {
       await source.start();
@@ -209,11 +298,18 @@ async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
       throw new UserError(`--state ${opts.state}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+  shutdown.throwIfStopping();
 
-  const server = createWebhookServer({ logger, source, settings, tls: tls.tls });
+  const webhook = createWebhookServer({ logger, source, settings, tls: current });
+  server = webhook;
+  const listening = webhook.listen(port, opts.host);
+  shutdown.add('webhook server', async () => {
+    await listening.catch(() => undefined);
+    await webhook.close();
+  });
   let address: AddressInfo;
   try {
-    address = await server.listen(port, opts.host);
+    address = await listening;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(
@@ -223,69 +319,42 @@ async function serve(opts: ServeOptions, profile: Profile): Promise<void> {
       1,
     );
   }
-  const unsubscribe = tls.source?.onChange((material) => server.updateTls(material));
-  const stopWatching = () => {
-    unsubscribe?.();
-    stopXdsCa();
-    tls.source?.stop();
-  };
-  let xds: Awaited<ReturnType<typeof startXds>>;
-  try {
-    xds = await startXds({ opts, logger, source, settings, tls: tls.tls, certificateSource: tls.source, webhook: server });
-  } catch (err) {
-    await server.close();
-    stopWatching();
-    throw err;
+  shutdown.throwIfStopping();
+
+  const adsTls = current;
+  const running = await startXds({ opts, logger, source, settings, tls: adsTls, webhook });
+  if (running) {
+    shutdown.add('ADS server', () => running.close());
+    xds = running;
+    // A renewal that landed while ADS was starting.
+    if (current !== adsTls) running.updateTls(current);
   }
+  shutdown.throwIfStopping();
 
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const shutdown = async (why: string, exitCode: number) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ why }, 'shutting down');
-      server.setDraining();
-      if (shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, shutdownDelayMs));
-      await xds?.close();
-      await server.close();
-      stopWatching();
-      try {
-        await source.stop();
-      } catch (err) {
-        logger.warn({ err }, 'state source did not stop cleanly');
-      }
-      process.off('SIGTERM', onTerm);
-      process.off('SIGINT', onInt);
-      if (exitCode !== 0) process.exitCode = exitCode;
-      resolve();
-    };
-    const onTerm = () => void shutdown('SIGTERM', 0);
-    const onInt = () => void shutdown('SIGINT', 0);
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onInt);
+  shutdown.servingNow(() => webhook.setDraining());
+  const url = `https://${urlHost(opts.host)}:${address.port}`;
+  const tryUrl = `https://${urlHost(reachableHost(opts.host))}:${address.port}/readyz`;
+  const hint = tls.tryHint({ host: urlHost(reachableHost(opts.host)), port: address.port, url: tryUrl });
+  process.stderr.write(`meshgate serving ${url} (${stateDescription}; ${tls.describe}) — try: ${hint}\n`);
+  logger.info(
+    { url, port: address.port, host: opts.host, profile: profile.name, mesh: profile.meshName, state: stateDescription, counts: source.ready() ? source.state.counts() : undefined, settings: loggable(settings) },
+    'meshgate serving',
+  );
 
-    // Printed once the signal handlers are in place: whoever waits for this line may stop us at once.
-    const url = `https://${urlHost(opts.host)}:${address.port}`;
-    const tryUrl = `https://${urlHost(reachableHost(opts.host))}:${address.port}/readyz`;
-    const hint = tls.caPath ? `curl --cacert ${tls.caPath} ${tryUrl}` : `curl --cacert <CA of ${opts.tlsCert}> ${tryUrl}`;
-    process.stderr.write(`meshgate serving ${url} (${stateDescription}; ${tls.describe}) — try: ${hint}\n`);
-    logger.info(
-      { url, port: address.port, host: opts.host, profile: profile.name, mesh: profile.meshName, state: stateDescription, counts: source.ready() ? source.state.counts() : undefined, settings: loggable(settings) },
-      'meshgate serving',
-    );
-
-    if (startInBackground) {
-      source.start().then(
-        () => logger.info({ counts: source.state.counts() }, 'cluster state synced'),
-        (err: unknown) => {
-          const message = err instanceof Error ? err.message : String(err);
-          logger.error({ err: message }, 'cluster state failed to start');
-          process.stderr.write(`meshgate: cluster state: ${message}\n`);
-          void shutdown('cluster state failed', 1);
-        },
-      );
-    }
-  });
+  if (startInBackground) {
+    const cluster = source as ClusterStateSource;
+    logger.info({ resources: cluster.informers().map((i) => i.resource) }, 'cluster state: listing and watching');
+    // Logged once every informer has listed, with what it found; not before.
+    void cluster.synced().then(() => {
+      if (!shutdown.requested) logger.info({ counts: source.state.counts(), informers: cluster.informers() }, 'cluster state synced');
+    });
+    source.start().catch((err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      logger.error({ err: message }, 'cluster state failed to start');
+      process.stderr.write(`meshgate: cluster state: ${message}\n`);
+      void shutdown.stop('cluster state failed', 1);
+    });
+  }
 }
 
 /** Settings as the start line logs them: the CA the sidecars trust by size, not as a PEM block. */
