@@ -102,8 +102,8 @@ describe('meshgate serve (the CLI, as a process)', function () {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  async function serve(args: string[]): Promise<ServeProcess> {
-    const p = await startServe(args, { cwd: dir });
+  async function serve(args: string[], cwd = dir): Promise<ServeProcess> {
+    const p = await startServe(args, { cwd });
     procs.push(p);
     return p;
   }
@@ -126,7 +126,8 @@ describe('meshgate serve (the CLI, as a process)', function () {
     } finally {
       client.close();
     }
-    // JSON logs on stdout: the start line carries the settings.
+    // JSON logs on stdout: the start line carries the settings. stdout is its own pipe: wait for the line.
+    await p.waitFor(/"msg":"meshgate serving"/, { stream: 'stdout' });
     const start = p
       .stdout()
       .split('\n')
@@ -137,13 +138,18 @@ describe('meshgate serve (the CLI, as a process)', function () {
   });
 
   it('reuses the development certificate on restart, so a CA handed out keeps working', async () => {
-    const before = await readFile(join(dir, '.dev-certs/ca.crt'), 'utf8').catch(() => undefined);
-    const p = await serve(['--dev', '--state', stateDir, '--port', '0', '--host', '127.0.0.1']);
-    const after = await readFile(join(dir, '.dev-certs/ca.crt'), 'utf8');
-    if (before !== undefined) expect(after).to.equal(before);
+    // The precondition, made here rather than left to whichever test ran before: a first run in a
+    // directory of its own creates the development CA.
+    const cwd = await mkdtemp(join(dir, 'restart-'));
+    const first = await serve(['--dev', '--state', stateDir, '--port', '0', '--host', '127.0.0.1'], cwd);
+    expect((await first.stop()).code).to.equal(0);
+    const before = await readFile(join(cwd, '.dev-certs/ca.crt'), 'utf8');
+    const p = await serve(['--dev', '--state', stateDir, '--port', '0', '--host', '127.0.0.1'], cwd);
+    const after = await readFile(join(cwd, '.dev-certs/ca.crt'), 'utf8');
+    expect(after).to.equal(before);
     await p.stop();
-    const again = await serve(['--dev', '--state', stateDir, '--port', '0', '--host', '127.0.0.1']);
-    expect(await readFile(join(dir, '.dev-certs/ca.crt'), 'utf8')).to.equal(after);
+    const again = await serve(['--dev', '--state', stateDir, '--port', '0', '--host', '127.0.0.1'], cwd);
+    expect(await readFile(join(cwd, '.dev-certs/ca.crt'), 'utf8')).to.equal(after);
     const client = new AdmissionClient({ baseUrl: again.url, ca: after });
     try {
       expect((await client.raw('GET', '/healthz')).status).to.equal(200);

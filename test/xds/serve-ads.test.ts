@@ -71,7 +71,8 @@ describe('meshgate serve: ADS (process)', function () {
     const xdsPort = await freePort();
     const p = await serve(['--xds-port', String(xdsPort), '--xds-allow-unauthenticated']);
     expect(p.stderr()).to.include(`meshgate ADS serving 127.0.0.1:${xdsPort} (unauthenticated: development only)`);
-    expect(p.stdout()).to.match(/"level":40,[^\n]*WITHOUT authentication/);
+    // The warning is a JSON log line on stdout, a pipe of its own: wait for it, not for stderr.
+    await p.waitFor(/"level":40,[^\n]*WITHOUT authentication/, { stream: 'stdout' });
     const ca = await readFile(join(dir, p.caPath!), 'utf8');
 
     const c = new AdsClient({ port: xdsPort, ca });
@@ -132,7 +133,7 @@ describe('meshgate serve: ADS (process)', function () {
     const xdsPort = await freePort();
     const p = await serve(['--xds-port', String(xdsPort)]);
     expect(p.stderr()).to.not.include('ADS serving');
-    expect(p.stdout()).to.include('ADS off: with --state');
+    await p.waitFor(/ADS off: with --state/, { stream: 'stdout' });
     const r = await runCli(['proxy', 'status', '--url', p.url, '--cacert', join(dir, p.caPath!)]);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.match(/HTTP 404: the ADS server is not running/);
