@@ -50,7 +50,7 @@ function configurationMetadata(name: string, names: InstallNames, opts: InstallO
  * namespace, so a policy in a namespace not yet enrolled is still checked; and the pod guard on
  * Pod CREATE (the pod after every mutating webhook: bypass, sidecar integrity, opt-out), Pod UPDATE
  * (meshgate's containers unchanged) and `pods/ephemeralcontainers` (kubectl debug) in enrolled
- * namespaces. The pod webhook excludes the control namespace, kube-system
+ * namespaces (Pod UPDATEs only when they change an image: POD_GUARD_MATCH_EXPRESSION). The pod webhook excludes the control namespace, kube-system
  * and kube-public like the mutating one: the guard has nothing to guard there (nothing is injected)
  * and a Fail-policy webhook on those would deadlock meshgate's own restart or the cluster's
  * add-ons if one were ever labelled into the mesh.
@@ -97,11 +97,31 @@ export function validatingWebhookConfiguration(profile: Profile, names: InstallN
           { apiGroups: [''], apiVersions: ['v1'], resources: ['pods/ephemeralcontainers'], operations: ['UPDATE'], scope: 'Namespaced' },
         ],
         namespaceSelector: enrolledNamespaceSelector(profile, opts),
+        matchConditions: [{ name: POD_GUARD_MATCH_CONDITION, expression: POD_GUARD_MATCH_EXPRESSION }],
         ...COMMON,
       },
     ],
   };
 }
+
+/** The name of the pod guard's one match condition. */
+export const POD_GUARD_MATCH_CONDITION = 'create-debug-or-image-change';
+
+/**
+ * Which pod requests reach the fail-closed pod guard: every CREATE and every `pods/ephemeralcontainers`
+ * update, but of the other Pod UPDATEs only those that change a container's or init container's
+ * image, the one part of a running pod's containers the API server lets an UPDATE change (and all
+ * the guard checks on UPDATE). Label, annotation, owner and finalizer updates (the Job controller's
+ * tracking finalizer, say) then never wait on meshgate, so an outage of meshgate does not hold them
+ * up. API servers without match conditions (before Kubernetes 1.28) send every Pod UPDATE.
+ */
+export const POD_GUARD_MATCH_EXPRESSION = [
+  "request.operation != 'UPDATE'",
+  "request.subResource == 'ephemeralcontainers'",
+  'object.spec.containers.map(c, c.image) != oldObject.spec.containers.map(c, c.image)',
+  '(has(object.spec.initContainers) ? object.spec.initContainers.map(c, c.image) : []) != ' +
+    '(has(oldObject.spec.initContainers) ? oldObject.spec.initContainers.map(c, c.image) : [])',
+].join(' || ');
 
 /** Mutating: sidecar injection on Pod CREATE in enrolled, non-ignored, non-protected namespaces. */
 export function mutatingWebhookConfiguration(profile: Profile, names: InstallNames, opts: InstallOptions): KubeObject {
