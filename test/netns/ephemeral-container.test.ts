@@ -7,10 +7,10 @@
  */
 import { expect } from 'chai';
 import { checkPodBypass } from '../../src/injector/index.js';
-import { meshKeys, resolveProfile } from '../../src/profile.js';
+import { resolveProfile } from '../../src/profile.js';
 import { storeFromObjects } from '../../src/cluster/state-dir.js';
 import { DEFAULT_SETTINGS, type MeshgateSettings } from '../../src/settings.js';
-import type { KubeObject } from '../../src/manifests/types.js';
+import { demoBaseState } from '../support/netns/demo-state.js';
 import { injectCurlPod } from '../support/netns/injection.js';
 import { ADDR, NetnsRig, PROXY_UID, assertRoot, type ConnectResult } from '../support/netns/rig.js';
 
@@ -21,21 +21,8 @@ describe('ephemeral container allowed by the pod guard: intercepted like the app
   before(assertRoot);
 
   const profile = resolveProfile('osm');
-  const keys = meshKeys(profile);
   const settings: MeshgateSettings = { ...DEFAULT_SETTINGS, clusterCIDRs: [ADDR.v4.clusterCIDR, ADDR.v6.clusterCIDR] };
-  const state: KubeObject[] = [
-    {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: 'curl', labels: { [keys.monitoredBy]: profile.meshName }, annotations: { [keys.sidecarInjection]: 'enabled' } },
-    },
-    {
-      apiVersion: `${profile.meshConfig.group}/${profile.meshConfig.version}`,
-      kind: 'MeshConfig',
-      metadata: { name: profile.meshConfig.name, namespace: profile.controlNamespace },
-      spec: { traffic: { enableEgress: false } },
-    },
-  ];
+  const state = demoBaseState('osm');
   let rig: NetnsRig | undefined;
   let injected: Json;
 

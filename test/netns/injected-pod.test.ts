@@ -6,8 +6,9 @@
  * goes direct, and with no outbound listener (egress closed) the app's connection is refused.
  */
 import { expect } from 'chai';
-import { resolveProfile, meshKeys, PROXY_UID as MESH_PROXY_UID } from '../../src/profile.js';
+import { resolveProfile, PROXY_UID as MESH_PROXY_UID } from '../../src/profile.js';
 import { DEFAULT_SETTINGS, type MeshgateSettings } from '../../src/settings.js';
+import { demoBaseState } from '../support/netns/demo-state.js';
 import { injectCurlPod } from '../support/netns/injection.js';
 import { ADDR, APP_UID, NetnsRig, PROXY_UID, assertRoot, type ConnectResult } from '../support/netns/rig.js';
 
@@ -25,7 +26,6 @@ describe('injected curl pod: osm-init script through the kernel', function () {
   before(assertRoot);
 
   const profile = resolveProfile('osm');
-  const keys = meshKeys(profile);
   const settings: MeshgateSettings = {
     ...DEFAULT_SETTINGS,
     // The rig's "cluster" ranges stand in for the pod and service CIDRs.
@@ -36,19 +36,7 @@ describe('injected curl pod: osm-init script through the kernel', function () {
   let injected: PodShape;
 
   before(async () => {
-    injected = injectCurlPod<PodShape>('osm', [
-      {
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: { name: 'curl', labels: { [keys.monitoredBy]: profile.meshName }, annotations: { [keys.sidecarInjection]: 'enabled' } },
-      },
-      {
-        apiVersion: `${profile.meshConfig.group}/${profile.meshConfig.version}`,
-        kind: 'MeshConfig',
-        metadata: { name: profile.meshConfig.name, namespace: profile.controlNamespace },
-        spec: { traffic: { enableEgress: false } },
-      },
-    ], settings);
+    injected = injectCurlPod<PodShape>('osm', demoBaseState('osm'), settings);
     rig = await NetnsRig.create();
   });
   after(async () => rig?.destroy());

@@ -2,8 +2,9 @@ import { meshKeys, resolveProfile, type ProfileName } from '../../../src/profile
 import type { KubeObject } from '../../../src/manifests/types.js';
 
 /**
- * The cluster before the seeds' demos: the enrolled curl namespace, the control namespace, and the
- * MeshConfig as seed 002's first step patches it (Egress policies on, egress passthrough off).
+ * The cluster before OSM's and FSM's egress demos: the enrolled curl namespace, the control
+ * namespace, and the MeshConfig as the demos' first step patches it (Egress policies on, egress
+ * passthrough off).
  */
 export function demoBaseState(p: ProfileName): KubeObject[] {
   const profile = resolveProfile(p);
