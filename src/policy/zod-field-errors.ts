@@ -1,3 +1,4 @@
+import damerauLevenshtein from 'damerau-levenshtein';
 import { z } from 'zod';
 import { fieldError, type FieldError } from '../vocabulary/field-errors.js';
 import { renderPath, valueAt, type PathSegment } from './field-path.js';
@@ -77,17 +78,8 @@ function knownKeys(schema: z.ZodType, path: readonly PathSegment[]): string[] {
   return s instanceof z.ZodObject ? Object.keys(s.shape as object) : [];
 }
 
+/** Edits between two names (Damerau-Levenshtein, optimal string alignment: a swap of adjacent letters is one edit). */
 function editDistance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 2) return 3;
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
+  return damerauLevenshtein(a, b).steps;
 }
