@@ -63,6 +63,17 @@ export function withAbortSignal(kc: KubeConfig, signal: AbortSignal | (() => Abo
   return view;
 }
 
+/**
+ * A view of `kc` whose requests' connections are destroyed when `signal` aborts, whatever stage they
+ * are at (connecting, TLS handshake, waiting for the response, streaming), without tying the requests
+ * themselves to it: for client-node's Watch, which ignores the request context's signal.
+ */
+export function cuttingConnectionsOn(kc: KubeConfig, signal: () => AbortSignal): KubeConfig {
+  const view = Object.create(kc) as KubeConfig;
+  view.applySecurityAuthentication = (context) => kc.applySecurityAuthentication.call(cuttingConnections(kc, signal()), context);
+  return view;
+}
+
 interface MakesDispatchers {
   createDispatcher(cluster: Cluster | null, agentOptions: AgentOptions): unknown;
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { connect as tcpConnect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { generateBundle } from '../../src/certs/generate.js';
 import { watchedResources } from '../../src/cluster/watched-resources.js';
 import { resolveProfile } from '../../src/profile.js';
+import { FakeApiServer } from '../support/fake-apiserver.js';
 import { eventually } from '../support/fake-apiserver/wait.js';
 import { freePort } from '../support/free-port.js';
 import { MESHGATE_BIN, spawnCli, type CliProcess } from '../support/run-cli.js';
@@ -72,6 +73,41 @@ async function listening(server: Server, sockets: Set<Socket>, accepted: () => n
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/**
+ * A TCP proxy to `upstream` that can go silent: `blackhole()` drops every proxied connection, and
+ * from then on accepts connections and never answers (an API server that became unreachable).
+ */
+async function blackholeProxy(upstreamPort: number): Promise<SilentServer & { blackhole(): void }> {
+  const sockets = new Set<Socket>();
+  let silent = false;
+  let accepted = 0;
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+  };
+  const server = createTcpServer((client) => {
+    track(client);
+    if (silent) {
+      accepted++;
+      return;
+    }
+    const upstream = tcpConnect(upstreamPort, '127.0.0.1');
+    track(upstream);
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  const base = await listening(server, sockets, () => accepted);
+  return {
+    ...base,
+    blackhole: () => {
+      silent = true;
+      for (const s of sockets) s.destroy();
     },
   };
 }
@@ -153,6 +189,28 @@ describe('meshgate serve: SIGTERM while the API server accepts connections and n
     ['accepts TCP, never completes the TLS handshake', silentTcpServer],
     ['completes TLS, never answers the HTTP request', () => silentTlsServer(apiCert, apiKey)],
   ];
+
+  it('after sync: the API server goes silent, SIGTERM while the informers reconnect to it', async () => {
+    const api = await FakeApiServer.start();
+    try {
+      api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'osm-system' } });
+      const proxy = await blackholeProxy(Number(new URL(api.url).port));
+      silent = proxy;
+      const kubeconfig = await api.kubeconfig({ dir, server: proxy.url });
+      const xdsPort = await freePort();
+      const p = (proc = spawnCli(
+        ['serve', '--kubeconfig', kubeconfig, '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1', '--xds-port', String(xdsPort)],
+        { hermetic: true },
+      ));
+      await p.waitFor(/"msg":"cluster state synced"/, { stream: 'stdout', timeoutMs: 20_000 });
+      expect(api.openWatchCount).to.equal(INFORMERS);
+      proxy.blackhole();
+      await eventually(`all ${INFORMERS} informers reconnecting to the silent API server`, () => proxy.accepted() >= INFORMERS, 20_000);
+      await expectPromptCleanExit(p, 'reconnecting to a silent API server');
+    } finally {
+      await api.close();
+    }
+  });
 
   for (const [what, make] of servers) {
     describe(`an API server that ${what}`, () => {
