@@ -10,6 +10,7 @@ import { generateBundle } from '../../src/certs/generate.js';
 import { watchedResources } from '../../src/cluster/watched-resources.js';
 import { resolveProfile } from '../../src/profile.js';
 import { FakeApiServer } from '../support/fake-apiserver.js';
+import { AdsClient, CDS } from '../xds/ads-client.js';
 import { eventually } from '../support/fake-apiserver/wait.js';
 import { freePort } from '../support/free-port.js';
 import { MESHGATE_BIN, spawnCli, type CliProcess } from '../support/run-cli.js';
@@ -78,10 +79,11 @@ async function listening(server: Server, sockets: Set<Socket>, accepted: () => n
 }
 
 /**
- * A TCP proxy to `upstream` that can go silent: `blackhole()` drops every proxied connection, and
- * from then on accepts connections and never answers (an API server that became unreachable).
+ * A TCP proxy to `upstream` that can go silent: `blackhole()` drops every proxied connection (unless
+ * `dropOpen: false`), and from then on accepts connections and never answers (an API server that
+ * became unreachable).
  */
-async function blackholeProxy(upstreamPort: number): Promise<SilentServer & { blackhole(): void }> {
+async function blackholeProxy(upstreamPort: number): Promise<SilentServer & { blackhole(opts?: { dropOpen?: boolean }): void }> {
   const sockets = new Set<Socket>();
   let silent = false;
   let accepted = 0;
@@ -105,9 +107,9 @@ async function blackholeProxy(upstreamPort: number): Promise<SilentServer & { bl
   const base = await listening(server, sockets, () => accepted);
   return {
     ...base,
-    blackhole: () => {
+    blackhole: ({ dropOpen = true }: { dropOpen?: boolean } = {}) => {
       silent = true;
-      for (const s of sockets) s.destroy();
+      if (dropOpen) for (const s of sockets) s.destroy();
     },
   };
 }
@@ -118,6 +120,7 @@ describe('meshgate serve: SIGTERM while the API server accepts connections and n
   let apiCa: string;
   let apiCert: string;
   let apiKey: string;
+  let serveCa: string;
   let silent: SilentServer | undefined;
   let proc: CliProcess | undefined;
 
@@ -125,6 +128,7 @@ describe('meshgate serve: SIGTERM while the API server accepts connections and n
     if (!existsSync(resolve(MESHGATE_BIN, '../../dist/src/cli/main.js'))) throw new Error('bin/meshgate is not built: run `npm run build` first');
     dir = await mkdtemp(join(tmpdir(), 'meshgate-serve-unresponsive-'));
     const certs = await testCertificates(0);
+    serveCa = certs.caCert;
     await writeFile(join(dir, 'tls.crt'), certs.cert);
     await writeFile(join(dir, 'tls.key'), certs.key);
     const api = await generateBundle('silent-apiserver', { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
@@ -208,6 +212,33 @@ describe('meshgate serve: SIGTERM while the API server accepts connections and n
       await eventually(`all ${INFORMERS} informers reconnecting to the silent API server`, () => proxy.accepted() >= INFORMERS, 20_000);
       await expectPromptCleanExit(p, 'reconnecting to a silent API server');
     } finally {
+      await api.close();
+    }
+  });
+
+  it('serving: SIGTERM while an ADS stream\'s TokenReview waits on an API server gone silent', async () => {
+    const api = await FakeApiServer.start();
+    let ads: AdsClient | undefined;
+    try {
+      api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'osm-system' } });
+      const token = api.issueToken({ namespace: 'curl', name: 'curl' });
+      const proxy = await blackholeProxy(Number(new URL(api.url).port));
+      silent = proxy;
+      const kubeconfig = await api.kubeconfig({ dir, server: proxy.url });
+      const xdsPort = await freePort();
+      const p = (proc = spawnCli(
+        ['serve', '--kubeconfig', kubeconfig, '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1', '--xds-port', String(xdsPort)],
+        { hermetic: true },
+      ));
+      await p.waitFor(/"msg":"cluster state synced"/, { stream: 'stdout', timeoutMs: 20_000 });
+      // The watches stay on their open connections; only new ones (the TokenReview's) meet silence.
+      proxy.blackhole({ dropOpen: false });
+      ads = new AdsClient({ port: xdsPort, ca: serveCa, token });
+      ads.send({ typeUrl: CDS, node: { id: 'curl-5f7.curl', cluster: 'curl.curl' } });
+      await eventually('the TokenReview connected to the silent API server', () => proxy.accepted() >= 1, 20_000);
+      await expectPromptCleanExit(p, 'TokenReview unanswered');
+    } finally {
+      ads?.cancel();
       await api.close();
     }
   });
