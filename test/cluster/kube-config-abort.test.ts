@@ -27,48 +27,61 @@ describe('withAbortSignal: an abort cuts the request and its connection', functi
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('mid-TLS handshake with a silent API server: the request fails with the abort, and the connection is closed', async () => {
-    const open = new Set<Socket>();
-    let accepted = 0;
-    const server: Server = createServer((s) => {
-      accepted++;
-      open.add(s);
-      // Reads (and drops) the ClientHello, so that the client's close is seen.
-      s.resume();
-      s.on('error', () => undefined);
-      s.on('close', () => open.delete(s));
+  for (const [how, withCa] of [
+    ['with the cluster CA in the kubeconfig', true],
+    ['with no CA in the kubeconfig (system CAs)', false],
+  ] as const) {
+    it(`mid-TLS handshake with a silent API server, ${how}: the request fails with the abort, and the connection is closed`, async () => {
+      const open = new Set<Socket>();
+      let accepted = 0;
+      const server: Server = createServer((s) => {
+        accepted++;
+        open.add(s);
+        // Reads (and drops) the ClientHello, so that the client's close is seen.
+        s.resume();
+        s.on('error', () => undefined);
+        s.on('close', () => open.delete(s));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const ca = (await generateBundle('silent', { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] })).caCert;
+        const file = join(dir, 'kubeconfig');
+        await writeFile(
+          file,
+          stringify({
+            apiVersion: 'v1',
+            kind: 'Config',
+            clusters: [
+              {
+                name: 's',
+                cluster: {
+                  server: `https://127.0.0.1:${(server.address() as { port: number }).port}`,
+                  ...(withCa ? { 'certificate-authority-data': Buffer.from(ca).toString('base64') } : {}),
+                },
+              },
+            ],
+            users: [{ name: 's', user: { token: 't' } }],
+            contexts: [{ name: 's', context: { cluster: 's', user: 's' } }],
+            'current-context': 's',
+          }),
+        );
+        const stop = new AbortController();
+        const request = withAbortSignal(loadKubeConfig(file), stop.signal).makeApiClient(CoreV1Api).listNamespace();
+        const outcome = request.then(
+          () => 'answered',
+          (err: unknown) => err,
+        );
+        await eventually('the connection accepted', () => accepted === 1);
+        stop.abort(new Error('meshgate is shutting down (SIGTERM)'));
+        expect(await outcome).to.be.instanceOf(Error).with.property('message', 'meshgate is shutting down (SIGTERM)');
+        // Half of undici's 10 s connect timeout: without the cut the socket stays open until then.
+        await eventually('the half-open connection closed', () => open.size === 0, 5_000);
+      } finally {
+        for (const s of open) s.destroy();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    try {
-      const ca = (await generateBundle('silent', { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] })).caCert;
-      const file = join(dir, 'kubeconfig');
-      await writeFile(
-        file,
-        stringify({
-          apiVersion: 'v1',
-          kind: 'Config',
-          clusters: [{ name: 's', cluster: { server: `https://127.0.0.1:${(server.address() as { port: number }).port}`, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
-          users: [{ name: 's', user: { token: 't' } }],
-          contexts: [{ name: 's', context: { cluster: 's', user: 's' } }],
-          'current-context': 's',
-        }),
-      );
-      const stop = new AbortController();
-      const request = withAbortSignal(loadKubeConfig(file), stop.signal).makeApiClient(CoreV1Api).listNamespace();
-      const outcome = request.then(
-        () => 'answered',
-        (err: unknown) => err,
-      );
-      await eventually('the connection accepted', () => accepted === 1);
-      stop.abort(new Error('meshgate is shutting down (SIGTERM)'));
-      expect(await outcome).to.be.instanceOf(Error).with.property('message', 'meshgate is shutting down (SIGTERM)');
-      // Half of undici's 10 s connect timeout: without the cut the socket stays open until then.
-      await eventually('the half-open connection closed', () => open.size === 0, 5_000);
-    } finally {
-      for (const s of open) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
-  });
+  }
 
   it('a long-lived signal keeps no listener once a request\'s connection has closed', async () => {
     const api = await FakeApiServer.start();
