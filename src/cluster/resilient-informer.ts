@@ -10,7 +10,7 @@ import {
 import type { Logger } from 'pino';
 import type { KubeObject } from '../state/types.js';
 import { describeApiFailure, failureOf } from './api-errors.js';
-import { withAbortSignal } from './kube-config.js';
+import { cuttingConnectionsOn, withAbortSignal } from './kube-config.js';
 
 /** client-node's per-request connection pool (an undici Agent). */
 type Dispatcher = { destroy(): Promise<void> };
@@ -257,7 +257,8 @@ export class ResilientInformer {
 
   private makeListWatch(): ListWatch<KubernetesObject> {
     const watch = new TrackedWatch(
-      this.kc,
+      // Its connection is destroyed by stop() even while it is still being made (a black-holed API server).
+      cuttingConnectionsOn(this.kc, () => this.lifetime.signal),
       {
         stopped: () => this.stopped,
         connected: () => this.onConnected(),

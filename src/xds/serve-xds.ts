@@ -49,6 +49,8 @@ export interface XdsContext {
   /** The serving certificate now; renewals arrive through `RunningXds.updateTls`. */
   tls: TlsMaterial;
   webhook: WebhookServer;
+  /** Aborted when the server stops: cuts the TokenReviews in flight, their connections too. */
+  signal?: AbortSignal;
 }
 
 export interface RunningXds {
@@ -88,9 +90,10 @@ export async function startXds(ctx: XdsContext): Promise<RunningXds | undefined>
     authenticator = new identity.NodeClusterAuthenticator();
     logger.warn({ xdsPort: port }, 'ADS serves WITHOUT authentication (--xds-allow-unauthenticated): any client can ask for any ServiceAccount\'s config by its node.cluster; development only');
   } else {
-    const { loadKubeConfig } = await import('../cluster/kube-config.js');
+    const { loadKubeConfig, withAbortSignal } = await import('../cluster/kube-config.js');
     try {
-      authenticator = new identity.TokenReviewAuthenticator({ kc: loadKubeConfig(opts.kubeconfig) });
+      const kc = loadKubeConfig(opts.kubeconfig);
+      authenticator = new identity.TokenReviewAuthenticator({ kc: ctx.signal ? withAbortSignal(kc, ctx.signal) : kc });
     } catch (err) {
       throw new UserError(`ADS token review: ${err instanceof Error ? err.message : String(err)}`, 1);
     }

@@ -322,7 +322,7 @@ async function start(opts: ServeOptions, profile: Profile, settings: MeshgateSet
   shutdown.throwIfStopping();
 
   const adsTls = current;
-  const running = await startXds({ opts, logger, source, settings, tls: adsTls, webhook });
+  const running = await startXds({ opts, logger, source, settings, tls: adsTls, webhook, signal: shutdown.signal });
   if (running) {
     shutdown.add('ADS server', () => running.close());
     xds = running;
