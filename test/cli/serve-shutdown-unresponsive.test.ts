@@ -5,11 +5,11 @@ import { connect as tcpConnect, createServer as createTcpServer, type Server, ty
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
-import { stringify } from 'yaml';
 import { generateBundle } from '../../src/certs/generate.js';
 import { watchedResources } from '../../src/cluster/watched-resources.js';
 import { resolveProfile } from '../../src/profile.js';
-import { FakeApiServer } from '../support/fake-apiserver.js';
+import { FakeApiServer, writeKubeconfig } from '../support/fake-apiserver.js';
+import { expectPromptCleanExit } from '../support/serve-exit.js';
 import { AdsClient, CDS } from '../xds/ads-client.js';
 import { eventually } from '../support/fake-apiserver/wait.js';
 import { freePort } from '../support/free-port.js';
@@ -148,20 +148,8 @@ describe('meshgate serve: SIGTERM while the API server accepts connections and n
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  async function kubeconfigFor(server: string): Promise<string> {
-    const path = join(dir, 'kubeconfig');
-    await writeFile(
-      path,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'silent', cluster: { server, 'certificate-authority-data': Buffer.from(apiCa).toString('base64') } }],
-        users: [{ name: 'silent', user: { token: 'silent-token' } }],
-        contexts: [{ name: 'silent', context: { cluster: 'silent', user: 'silent', namespace: 'default' } }],
-        'current-context': 'silent',
-      }),
-    );
-    return path;
+  function kubeconfigFor(server: string): Promise<string> {
+    return writeKubeconfig(join(dir, 'kubeconfig'), { server, caPem: apiCa, token: 'silent-token' });
   }
 
   async function spawnServe(tlsArgs: string[]): Promise<CliProcess> {
@@ -171,22 +159,16 @@ describe('meshgate serve: SIGTERM while the API server accepts connections and n
     return proc;
   }
 
-  /** SIGTERM, then the exit within the bound: status 0, no signal, no forced exit. */
-  async function expectPromptCleanExit(p: CliProcess, where: string): Promise<void> {
-    p.child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      p.exited,
-      new Promise<'alive'>((r) => {
-        timer = setTimeout(() => r('alive'), EXIT_BOUND_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    expect(outcome, `${where}: still running ${EXIT_BOUND_MS / 1000}s after SIGTERM; stderr: ${p.stderr()}`).to.not.equal('alive');
-    expect(outcome, `${where}: stderr: ${p.stderr()}`).to.deep.equal({ code: 0, signal: null });
-    expect(p.stderr(), where).to.not.match(/forcing exit/);
-    expect(p.stderr(), where).to.not.include('unexpected error');
-    expect(p.stdout(), where).to.include('"msg":"shutting down"');
+  /** `serve` with a file certificate, its API server reached through `proxy`, once it has synced. */
+  async function serveSyncedThrough(api: FakeApiServer, proxy: SilentServer): Promise<{ p: CliProcess; xdsPort: number }> {
+    const kubeconfig = await api.kubeconfig({ dir, server: proxy.url });
+    const xdsPort = await freePort();
+    const p = (proc = spawnCli(
+      ['serve', '--kubeconfig', kubeconfig, '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1', '--xds-port', String(xdsPort)],
+      { hermetic: true },
+    ));
+    await p.waitFor(/"msg":"cluster state synced"/, { stream: 'stdout', timeoutMs: 20_000 });
+    return { p, xdsPort };
   }
 
   const servers: Array<[string, () => Promise<SilentServer>]> = [
@@ -200,17 +182,11 @@ describe('meshgate serve: SIGTERM while the API server accepts connections and n
       api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'osm-system' } });
       const proxy = await blackholeProxy(Number(new URL(api.url).port));
       silent = proxy;
-      const kubeconfig = await api.kubeconfig({ dir, server: proxy.url });
-      const xdsPort = await freePort();
-      const p = (proc = spawnCli(
-        ['serve', '--kubeconfig', kubeconfig, '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1', '--xds-port', String(xdsPort)],
-        { hermetic: true },
-      ));
-      await p.waitFor(/"msg":"cluster state synced"/, { stream: 'stdout', timeoutMs: 20_000 });
+      const { p } = await serveSyncedThrough(api, proxy);
       expect(api.openWatchCount).to.equal(INFORMERS);
       proxy.blackhole();
       await eventually(`all ${INFORMERS} informers reconnecting to the silent API server`, () => proxy.accepted() >= INFORMERS, 20_000);
-      await expectPromptCleanExit(p, 'reconnecting to a silent API server');
+      await expectPromptCleanExit(p, 'reconnecting to a silent API server', { boundMs: EXIT_BOUND_MS });
     } finally {
       await api.close();
     }
@@ -224,19 +200,13 @@ describe('meshgate serve: SIGTERM while the API server accepts connections and n
       const token = api.issueToken({ namespace: 'curl', name: 'curl' });
       const proxy = await blackholeProxy(Number(new URL(api.url).port));
       silent = proxy;
-      const kubeconfig = await api.kubeconfig({ dir, server: proxy.url });
-      const xdsPort = await freePort();
-      const p = (proc = spawnCli(
-        ['serve', '--kubeconfig', kubeconfig, '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1', '--xds-port', String(xdsPort)],
-        { hermetic: true },
-      ));
-      await p.waitFor(/"msg":"cluster state synced"/, { stream: 'stdout', timeoutMs: 20_000 });
+      const { p, xdsPort } = await serveSyncedThrough(api, proxy);
       // The watches stay on their open connections; only new ones (the TokenReview's) meet silence.
       proxy.blackhole({ dropOpen: false });
       ads = new AdsClient({ port: xdsPort, ca: serveCa, token });
       ads.send({ typeUrl: CDS, node: { id: 'curl-5f7.curl', cluster: 'curl.curl' } });
       await eventually('the TokenReview connected to the silent API server', () => proxy.accepted() >= 1, 20_000);
-      await expectPromptCleanExit(p, 'TokenReview unanswered');
+      await expectPromptCleanExit(p, 'TokenReview unanswered', { boundMs: EXIT_BOUND_MS });
     } finally {
       ads?.cancel();
       await api.close();
@@ -249,7 +219,7 @@ describe('meshgate serve: SIGTERM while the API server accepts connections and n
         silent = await make();
         const p = await spawnServe(['--cert-secret', 'meshgate-webhook-tls']);
         await eventually('the Secret read connected', () => silent!.accepted() >= 1, 20_000);
-        await expectPromptCleanExit(p, 'Secret read unanswered');
+        await expectPromptCleanExit(p, 'Secret read unanswered', { boundMs: EXIT_BOUND_MS });
         expect(p.stderr()).to.not.include('meshgate serving');
       });
 
@@ -258,7 +228,7 @@ describe('meshgate serve: SIGTERM while the API server accepts connections and n
         const p = await spawnServe(['--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key')]);
         await p.waitFor(/meshgate serving /);
         await eventually(`all ${INFORMERS} lists connected`, () => silent!.accepted() >= INFORMERS, 20_000);
-        await expectPromptCleanExit(p, 'lists unanswered');
+        await expectPromptCleanExit(p, 'lists unanswered', { boundMs: EXIT_BOUND_MS });
       });
     });
   }

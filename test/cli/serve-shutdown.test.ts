@@ -9,6 +9,7 @@ import { AdmissionClient } from '../support/admission-client.js';
 import { FakeApiServer } from '../support/fake-apiserver.js';
 import { eventually } from '../support/fake-apiserver/wait.js';
 import { freePort } from '../support/free-port.js';
+import { expectPromptCleanExit } from '../support/serve-exit.js';
 import { MESHGATE_BIN, spawnCli, type CliProcess } from '../support/run-cli.js';
 import { testCertificates } from '../webhook/server-harness.js';
 
@@ -75,30 +76,11 @@ describe('meshgate serve: SIGTERM at any point of start-up exits 0 promptly (pro
     return proc;
   }
 
-  /** SIGTERM, then the exit within the bound: status 0, no signal, no forced exit. */
-  async function expectPromptCleanExit(p: CliProcess, where: string, opts: { forced?: string } = {}): Promise<void> {
-    p.child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      p.exited,
-      new Promise<'alive'>((r) => {
-        timer = setTimeout(() => r('alive'), EXIT_BOUND_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    expect(outcome, `${where}: still running ${EXIT_BOUND_MS / 1000}s after SIGTERM; stderr: ${p.stderr()}`).to.not.equal('alive');
-    expect(outcome, `${where}: stderr: ${p.stderr()}`).to.deep.equal({ code: 0, signal: null });
-    if (opts.forced) expect(p.stderr(), where).to.include(`forcing exit: ${opts.forced}`);
-    else expect(p.stderr(), where).to.not.match(/forcing exit/);
-    expect(p.stderr(), where).to.not.include('unexpected error');
-    expect(p.stdout(), where).to.include('"msg":"shutting down"');
-  }
-
   it('before listening: while the --cert-secret Secret read is held by the API server', async () => {
     api.holdRequests({ verb: 'get', resource: '/secrets' });
     const p = await spawnServe(['--cert-secret', 'meshgate-webhook-tls']);
     await eventually('the Secret read held', () => api.heldRequestCount >= 1, 20_000);
-    await expectPromptCleanExit(p, 'Secret read held');
+    await expectPromptCleanExit(p, 'Secret read held', { boundMs: EXIT_BOUND_MS });
     expect(p.stderr()).to.not.include('meshgate serving');
   });
 
@@ -107,7 +89,7 @@ describe('meshgate serve: SIGTERM at any point of start-up exits 0 promptly (pro
     const p = await spawnServe();
     await p.waitFor(/meshgate serving /);
     await eventually(`all ${INFORMERS} lists held`, () => api.heldRequestCount >= INFORMERS, 20_000);
-    await expectPromptCleanExit(p, 'lists held');
+    await expectPromptCleanExit(p, 'lists held', { boundMs: EXIT_BOUND_MS });
   });
 
   it('while listing: some informers listed and watching, the others still listing', async () => {
@@ -115,7 +97,7 @@ describe('meshgate serve: SIGTERM at any point of start-up exits 0 promptly (pro
     const p = await spawnServe();
     await p.waitFor(/meshgate serving /);
     await eventually('the other watches open', () => api.heldRequestCount >= 1 && api.openWatchCount >= INFORMERS - 1, 20_000);
-    await expectPromptCleanExit(p, 'one list held');
+    await expectPromptCleanExit(p, 'one list held', { boundMs: EXIT_BOUND_MS });
   });
 
   it('after the first lists, while the watches are opening: every watch request held unanswered (no response headers yet)', async () => {
@@ -125,7 +107,7 @@ describe('meshgate serve: SIGTERM at any point of start-up exits 0 promptly (pro
     await p.waitFor(/meshgate serving /);
     await eventually(`all ${INFORMERS} watch requests held`, () => api.heldWatchCount >= INFORMERS, 20_000);
     expect(api.requestsFor('list').length).to.be.at.least(INFORMERS);
-    await expectPromptCleanExit(p, 'watches held');
+    await expectPromptCleanExit(p, 'watches held', { boundMs: EXIT_BOUND_MS });
   });
 
   it('after sync: watches streaming, an idle keep-alive connection to the webhook, ADS listening', async () => {
@@ -136,7 +118,7 @@ describe('meshgate serve: SIGTERM at any point of start-up exits 0 promptly (pro
     const client = new AdmissionClient({ baseUrl: m[1]!, ca, keepAlive: true });
     clients.push(client);
     expect((await client.raw('GET', '/readyz')).status).to.equal(200);
-    await expectPromptCleanExit(p, 'synced');
+    await expectPromptCleanExit(p, 'synced', { boundMs: EXIT_BOUND_MS });
     expect(p.stdout()).to.include('"msg":"webhook server closed"').and.include('"msg":"ADS server closed"');
   });
 
@@ -149,6 +131,6 @@ describe('meshgate serve: SIGTERM at any point of start-up exits 0 promptly (pro
     await p.waitFor(/meshgate serving /);
     p.child.kill('SIGTERM');
     await p.waitFor(/"msg":"draining: readiness is now false"/, { stream: 'stdout' });
-    await expectPromptCleanExit(p, 'second SIGTERM', { forced: 'SIGTERM again' });
+    await expectPromptCleanExit(p, 'second SIGTERM', { boundMs: EXIT_BOUND_MS, forced: 'SIGTERM again' });
   });
 });

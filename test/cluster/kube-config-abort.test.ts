@@ -1,14 +1,13 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { getEventListeners } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { generateBundle } from '../../src/certs/generate.js';
 import { loadKubeConfig, withAbortSignal } from '../../src/cluster/kube-config.js';
-import { FakeApiServer } from '../support/fake-apiserver.js';
+import { FakeApiServer, writeKubeconfig } from '../support/fake-apiserver.js';
 import { eventually } from '../support/fake-apiserver/wait.js';
 
 /**
@@ -45,26 +44,11 @@ describe('withAbortSignal: an abort cuts the request and its connection', functi
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       try {
         const ca = (await generateBundle('silent', { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] })).caCert;
-        const file = join(dir, 'kubeconfig');
-        await writeFile(
-          file,
-          stringify({
-            apiVersion: 'v1',
-            kind: 'Config',
-            clusters: [
-              {
-                name: 's',
-                cluster: {
-                  server: `https://127.0.0.1:${(server.address() as { port: number }).port}`,
-                  ...(withCa ? { 'certificate-authority-data': Buffer.from(ca).toString('base64') } : {}),
-                },
-              },
-            ],
-            users: [{ name: 's', user: { token: 't' } }],
-            contexts: [{ name: 's', context: { cluster: 's', user: 's' } }],
-            'current-context': 's',
-          }),
-        );
+        const file = await writeKubeconfig(join(dir, 'kubeconfig'), {
+          server: `https://127.0.0.1:${(server.address() as { port: number }).port}`,
+          ...(withCa ? { caPem: ca } : {}),
+          token: 't',
+        });
         const stop = new AbortController();
         const request = withAbortSignal(loadKubeConfig(file), stop.signal).makeApiClient(CoreV1Api).listNamespace();
         const outcome = request.then(

@@ -144,6 +144,23 @@ interface ResourcePath {
 
 const TOKEN = 'fake-apiserver-token';
 
+/**
+ * Writes a one-cluster kubeconfig (server URL, optional CA, bearer token) to `path` and returns the
+ * path: for the fake API server, and for the tests' stand-ins for an API server that never answers.
+ */
+export async function writeKubeconfig(path: string, opts: { server: string; caPem?: string; token: string }): Promise<string> {
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'fake', cluster: { server: opts.server, ...(opts.caPem ? { 'certificate-authority-data': Buffer.from(opts.caPem).toString('base64') } : {}) } }],
+    users: [{ name: 'fake', user: { token: opts.token } }],
+    contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake', namespace: 'default' } }],
+    'current-context': 'fake',
+  };
+  await writeFile(path, stringify(config));
+  return path;
+}
+
 /** kube-apiserver's generateName suffix: five characters of its alphabet (utilrand.String), here the n-th in order. */
 function generatedSuffix(n: number): string {
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
@@ -421,17 +438,7 @@ export class FakeApiServer {
   /** Writes a kubeconfig (server URL, CA, bearer token) and returns its path. */
   async kubeconfig(opts: { dir?: string; server?: string } = {}): Promise<string> {
     const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'fake-apiserver-')));
-    const path = join(dir, 'kubeconfig');
-    const config = {
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: opts.server ?? this.url, 'certificate-authority-data': Buffer.from(this.caCertPem).toString('base64') } }],
-      users: [{ name: 'fake', user: { token: TOKEN } }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake', namespace: 'default' } }],
-      'current-context': 'fake',
-    };
-    await writeFile(path, stringify(config));
-    return path;
+    return writeKubeconfig(join(dir, 'kubeconfig'), { server: opts.server ?? this.url, caPem: this.caCertPem, token: TOKEN });
   }
 
   async close(): Promise<void> {
